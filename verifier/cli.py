@@ -1,0 +1,79 @@
+"""``verifier``: thin ``main()`` over a pure, tested ``parse_arguments(argv)``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from verifier.errors import VerifierError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one clear line, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = _Parser(prog="verifier", description="Offline verifier for ML1 student ID codes.")
+    parser.add_argument("--config", type=str, help="config file (TOML)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = sub.add_parser("check", help="verify codes in images, texts or standard input")
+    check.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    check.add_argument("--anchor", metavar="PEM", help="trust anchor public key (PEM)")
+    check.add_argument("--trust-list", metavar="FILE", help="signed trust list file")
+    rev = check.add_mutually_exclusive_group()
+    rev.add_argument("--revocation-list", metavar="FILE", help="signed revocation list file")
+    rev.add_argument(
+        "--no-revocation-list", action="store_true", help="check without any revocation list"
+    )
+    check.add_argument("--now", type=int, metavar="EPOCH_SECONDS", help="verify at this time")
+    check.add_argument("--window", type=int, metavar="SECONDS", help="presentation window")
+    check.add_argument("--text", action="store_true", help="INPUTs are QR texts, not images")
+    check.add_argument("--lang", choices=("en", "pl"), default="en", help="language of lines")
+    check.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="image file, QR text (--text), or - for stdin"
+    )
+
+    decode = sub.add_parser("decode", help="print the QR texts found in images")
+    decode.add_argument("--json", action="store_true")
+    decode.add_argument("images", nargs="+", metavar="IMAGE")
+
+    demo = sub.add_parser("demo", help="issue test credentials and verify their QR images")
+    demo.add_argument("--out", metavar="DIR", help="keep the generated images here")
+
+    args = parser.parse_args(list(argv))
+    if args.command == "check" and args.window is not None and args.window < 0:
+        parser.error("--window must not be negative")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        if args.command == "check":
+            from verifier.check_cmd import run_check
+
+            return run_check(args, sys.stdin, sys.stdout, sys.stderr)
+        if args.command == "decode":
+            from verifier.decode_cmd import run_decode
+
+            return run_decode(args.images, args.json, sys.stdout, sys.stderr)
+        if args.command == "demo":
+            from issuer_stub.demo import run_demo
+
+            return run_demo(args.out, sys.stdout)
+    except VerifierError as exc:
+        print(f"verifier: {exc.title.lower()}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""One TOML file, read with tomllib into a frozen dataclass; unknown keys are an error.
+
+Lookup order: ``--config PATH``, ``$MLEG_VERIFIER_CONFIG``, ``~/.config/mleg-verifier/config.toml``
+(``$XDG_CONFIG_HOME`` honoured). A missing default file means all defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from verifier.errors import ConfigError
+from verifier.reasons import LANGUAGES
+
+ENV_VAR = "MLEG_VERIFIER_CONFIG"
+CAMERA_SOURCES = ("picamera2", "opencv", "replay")
+
+
+def _config_home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "mleg-verifier"
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mleg-verifier"
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    source: str = "picamera2"
+    device: int | str = 0
+    path: str = ""
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+    max_exposure_us: int = 8000
+
+
+@dataclass(frozen=True)
+class Config:
+    anchor: Path = field(default_factory=lambda: _config_home() / "anchor.pem")
+    list_url: str = ""
+    cache_dir: Path = field(default_factory=_cache_home)
+    sync_interval: int = 900
+    window: int = 90
+    language: str = "pl"
+    verdict_clear_seconds: int = 15
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    source: Path | None = None  # the file this was read from, if any
+
+
+def default_path() -> Path:
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else _config_home() / "config.toml"
+
+
+def _check_type(where: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    if isinstance(value, bool) or not isinstance(value, expected):
+        names = expected if isinstance(expected, tuple) else (expected,)
+        raise ConfigError(f"{where}: expected {' or '.join(t.__name__ for t in names)}")
+
+
+def _camera(table: Any, where: str) -> CameraConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [camera] must be a table")
+    known = {f.name for f in fields(CameraConfig)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) in [camera]: {', '.join(sorted(unknown))}")
+    cam = CameraConfig(**table)
+    _check_type(f"{where}: camera.source", cam.source, str)
+    if cam.source not in CAMERA_SOURCES:
+        raise ConfigError(f"{where}: camera.source must be one of {', '.join(CAMERA_SOURCES)}")
+    _check_type(f"{where}: camera.device", cam.device, (int, str))
+    _check_type(f"{where}: camera.path", cam.path, str)
+    for name in ("width", "height", "max_exposure_us"):
+        _check_type(f"{where}: camera.{name}", getattr(cam, name), int)
+        if getattr(cam, name) <= 0:
+            raise ConfigError(f"{where}: camera.{name} must be positive")
+    _check_type(f"{where}: camera.fps", cam.fps, (int, float))
+    if not 0 < cam.fps <= 240:
+        raise ConfigError(f"{where}: camera.fps must be in (0, 240]")
+    return cam
+
+
+def parse_config(data: dict[str, Any], where: str = "config", base: Path | None = None) -> Config:
+    """Validate a parsed TOML document; relative paths are taken from ``base``."""
+    known = {f.name for f in fields(Config)} - {"source"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in ("anchor", "cache_dir"):
+        if name in data:
+            _check_type(f"{where}: {name}", data[name], str)
+            path = Path(data[name]).expanduser()
+            values[name] = path if path.is_absolute() or base is None else base / path
+    if "list_url" in data:
+        _check_type(f"{where}: list_url", data["list_url"], str)
+        url = data["list_url"]
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: list_url must start with http:// or https://")
+        values["list_url"] = url.rstrip("/")
+    for name, lo, hi in (("sync_interval", 60, 7 * 86400), ("window", 1, 3600),
+                         ("verdict_clear_seconds", 1, 3600)):
+        if name in data:
+            _check_type(f"{where}: {name}", data[name], int)
+            if not lo <= data[name] <= hi:
+                raise ConfigError(f"{where}: {name} must be between {lo} and {hi}")
+            values[name] = data[name]
+    if "language" in data:
+        if data["language"] not in LANGUAGES:
+            raise ConfigError(f"{where}: language must be one of {', '.join(LANGUAGES)}")
+        values["language"] = data["language"]
+    if "camera" in data:
+        values["camera"] = _camera(data["camera"], where)
+    return Config(**values)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file; a missing *default* file gives the defaults."""
+    explicit = path is not None or ENV_VAR in os.environ
+    path = path or default_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return Config()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(path), base=path.parent)
+    return Config(**{**{f.name: getattr(config, f.name) for f in fields(Config)}, "source": path})

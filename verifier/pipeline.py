@@ -1,0 +1,39 @@
+"""The path every input takes: frame or text -> verdict. The CLI, scan loop and UI share it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from verifier.credential import PREFIX
+from verifier.decoding import decode_gray
+from verifier.policy import DEFAULT_WINDOW, verify
+from verifier.result import NO_CODE_FOUND, CheckResult
+from verifier.trustdata import TrustData
+
+
+def pick_text(texts: Sequence[str]) -> str | None:
+    """The code to check when a frame holds several: the first ML1 code, else the first."""
+    for text in texts:
+        if text.startswith(PREFIX):
+            return text
+    return texts[0] if texts else None
+
+
+def check_text(text: str, data: TrustData, now: int, window: int = DEFAULT_WINDOW) -> CheckResult:
+    return verify(text, data.trust_list, data.revocations, now, window)
+
+
+def check_texts(
+    texts: Sequence[str], data: TrustData, now: int, window: int = DEFAULT_WINDOW
+) -> CheckResult:
+    text = pick_text(texts)
+    return NO_CODE_FOUND if text is None else check_text(text, data, now, window)
+
+
+def check_frame(
+    gray: np.ndarray, data: TrustData, now: int, window: int = DEFAULT_WINDOW
+) -> CheckResult:
+    """Decode a greyscale frame (file or camera) and check what it shows."""
+    return check_texts(decode_gray(gray), data, now, window)

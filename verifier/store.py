@@ -1,0 +1,112 @@
+"""The verifier's cache of the last good trust list and revocation list.
+
+Lists are re-verified with the pinned anchor every time they are loaded, so a file changed on
+disk is never trusted. A new list replaces the held one only when it verifies and its ``seq``
+is greater (ML1 section 5); the write is atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verifier.atomicfile import write_atomic
+from verifier.errors import ConfigError, ListError, StaleListError
+from verifier.keys import Anchor
+from verifier.revocation import RevocationList
+from verifier.trustlist import TrustList
+
+TRUST_LIST_FILE = "trustlist.cbor"
+REVOCATION_FILE = "revocations.cbor"
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What happened to a list offered to the store."""
+
+    accepted: bool
+    seq: int
+    message: str
+
+
+def _newer(held_seq: int | None, held_raw: bytes | None, seq: int, raw: bytes, what: str) -> bool:
+    """True to store; False for the harmless no-op; StaleListError for an older list."""
+    if held_seq is None or seq > held_seq:
+        return True
+    if seq == held_seq and raw == held_raw:
+        return False
+    raise StaleListError(f"{what}: seq {seq} is not newer than the held seq {held_seq}")
+
+
+class ListStore:
+    def __init__(self, directory: Path, anchor: Anchor) -> None:
+        self.directory = directory
+        self.anchor = anchor
+
+    @property
+    def trust_list_path(self) -> Path:
+        return self.directory / TRUST_LIST_FILE
+
+    @property
+    def revocation_path(self) -> Path:
+        return self.directory / REVOCATION_FILE
+
+    def _read(self, path: Path) -> bytes | None:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+    def trust_list(self) -> TrustList | None:
+        raw = self._read(self.trust_list_path)
+        return None if raw is None else TrustList.from_bytes(raw, self.anchor)
+
+    def revocations(self) -> RevocationList | None:
+        raw = self._read(self.revocation_path)
+        return None if raw is None else RevocationList.from_bytes(raw, self.anchor)
+
+    def _held(self, load: Any) -> Any:
+        try:
+            return load()
+        except ListError:
+            return None  # a damaged cache file is replaced by any list that verifies
+
+    def offer_trust_list(self, raw: bytes) -> Offer:
+        """Verify and store a trust list if newer; raises ListError when rejected."""
+        new = TrustList.from_bytes(raw, self.anchor)
+        held = self._held(self.trust_list)
+        held_seq, held_raw = (None, None) if held is None else (held.seq, held.raw)
+        if not _newer(held_seq, held_raw, new.seq, raw, "trust list"):
+            return Offer(False, new.seq, f"trust list seq {new.seq} already held")
+        write_atomic(self.trust_list_path, raw)
+        return Offer(True, new.seq, f"trust list seq {new.seq} stored")
+
+    def offer_revocations(self, raw: bytes) -> Offer:
+        """Verify and store a revocation list if newer; raises ListError when rejected."""
+        new = RevocationList.from_bytes(raw, self.anchor)
+        held = self._held(self.revocations)
+        held_seq, held_raw = (None, None) if held is None else (held.seq, held.raw)
+        if not _newer(held_seq, held_raw, new.seq, raw, "revocation list"):
+            return Offer(False, new.seq, f"revocation list seq {new.seq} already held")
+        write_atomic(self.revocation_path, raw)
+        return Offer(True, new.seq, f"revocation list seq {new.seq} stored ({len(new)} ids)")
+
+    # Sync bookkeeping (no personal data): when each step last succeeded or failed.
+    def state(self) -> dict[str, Any]:
+        raw = self._read(self.directory / STATE_FILE)
+        if raw is None:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def record_state(self, **values: Any) -> None:
+        state = {**self.state(), **values}
+        write_atomic(self.directory / STATE_FILE, json.dumps(state, sort_keys=True).encode())

@@ -1,0 +1,73 @@
+"""Loading the trust data a check needs: anchor, trust list and (maybe) revocation list.
+
+Every failure here is a ConfigError with one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from verifier.config import Config
+from verifier.errors import ConfigError, FormatError, ListError
+from verifier.keys import Anchor
+from verifier.revocation import RevocationList
+from verifier.store import ListStore
+from verifier.trustlist import TrustList
+
+
+@dataclass(frozen=True)
+class TrustData:
+    anchor: Anchor
+    trust_list: TrustList
+    revocations: RevocationList | None
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory, not a file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+def load_anchor(path: Path) -> Anchor:
+    try:
+        return Anchor.from_pem(_read(path, "trust anchor"))
+    except FormatError as exc:
+        raise ConfigError(f"trust anchor {path}: {exc.message}") from None
+
+
+def load_trust_data(
+    config: Config,
+    anchor_path: Path | None = None,
+    trust_list_path: Path | None = None,
+    revocation_path: Path | None = None,
+    no_revocation_list: bool = False,
+) -> TrustData:
+    """Explicit files win; anything not given comes from the config and the cache."""
+    anchor = load_anchor(anchor_path or config.anchor)
+    store = ListStore(config.cache_dir, anchor)
+    try:
+        if trust_list_path is not None:
+            trust_list = TrustList.from_bytes(_read(trust_list_path, "trust list"), anchor)
+        else:
+            cached = store.trust_list()
+            if cached is None:
+                raise ConfigError(
+                    f"no trust list in {config.cache_dir}: run 'verifier sync' or pass --trust-list"
+                )
+            trust_list = cached
+        if no_revocation_list:
+            revocations = None
+        elif revocation_path is not None:
+            raw = _read(revocation_path, "revocation list")
+            revocations = RevocationList.from_bytes(raw, anchor)
+        else:
+            revocations = store.revocations()
+    except ListError as exc:
+        raise ConfigError(f"{exc.message} (anchor {anchor.kid.hex()})") from None
+    return TrustData(anchor, trust_list, revocations)
