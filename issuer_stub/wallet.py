@@ -52,7 +52,9 @@ class Wallet:
         """Private key inside: written 0600."""
         doc = {
             "device_key": private_pem(self.device_key).decode(),
-            "credential": None if self.credential is None else base64.b64encode(self.credential).decode(),
+            "credential": None
+            if self.credential is None
+            else base64.b64encode(self.credential).decode(),
         }
         write_atomic(path, json.dumps(doc).encode(), mode=0o600)
 

@@ -56,6 +56,8 @@ def run_check(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
         if args.json:
             out.write(json.dumps({"input": value, **result.to_json()}, ensure_ascii=False) + "\n")
         else:
-            out.write(f"{result_line(result, args.lang)}  [{value if kind == 'image' else 'text'}]\n")
+            out.write(
+                f"{result_line(result, args.lang)}  [{value if kind == 'image' else 'text'}]\n"
+            )
         out.flush()
     return 0 if all_ok else 1

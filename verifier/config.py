@@ -103,8 +103,11 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         if url and not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: list_url must start with http:// or https://")
         values["list_url"] = url.rstrip("/")
-    for name, lo, hi in (("sync_interval", 60, 7 * 86400), ("window", 1, 3600),
-                         ("verdict_clear_seconds", 1, 3600)):
+    for name, lo, hi in (
+        ("sync_interval", 60, 7 * 86400),
+        ("window", 1, 3600),
+        ("verdict_clear_seconds", 1, 3600),
+    ):
         if name in data:
             _check_type(f"{where}: {name}", data[name], int)
             if not lo <= data[name] <= hi:

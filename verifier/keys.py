@@ -30,9 +30,7 @@ def kid_of(key: ec.EllipticCurvePublicKey) -> bytes:
 
 
 def _require_p256(key: object) -> ec.EllipticCurvePublicKey:
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(
-        key.curve, ec.SECP256R1
-    ):
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise FormatError("key is not an ECDSA P-256 public key")
     return key
 

@@ -57,7 +57,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
         Reason.MALFORMED: "the code is damaged or not built as ML1 requires",
         Reason.UNSUPPORTED_ALGORITHM: "the code uses a signature algorithm that is not allowed",
         Reason.UNKNOWN_ISSUER: "the issuer is not on the trust list",
-        Reason.BAD_SIGNATURE: "the issuer's signature is wrong: the credential is forged or altered",
+        Reason.BAD_SIGNATURE: "the issuer's signature is wrong: forged or altered",
         Reason.ISSUER_MISMATCH: "the credential names another issuer than the key that signed it",
         Reason.ISSUER_KEY_EXPIRED: "the issuer's key was not allowed to sign at that date",
         Reason.NOT_YET_VALID: "the credential is not valid yet",
