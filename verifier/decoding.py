@@ -2,15 +2,35 @@
 
 Stable API (the CLI, the scan loop and the UI call only these):
 ``decode_gray(gray) -> list[str]`` and ``load_gray(path) -> ndarray``.
+
+The default pipeline (measured in ``bench/RESULTS.md``):
+
+1. zxing-cpp (QR only) on the whole frame; most readable frames stop here, and a frame
+   with no code costs only this plus a cheap texture probe.
+2. Otherwise find the symbol: zxing's position when it detected but could not decode a
+   symbol, else the largest dense, roughly square patch of fine texture (the probe).
+   No region found: give up (this is the cheap empty-frame path).
+3. Fallbacks within a time budget: the region cropped and upscaled; the region rectified
+   by a perspective warp to a fixed module size, plain and sharpened; screen moire removed by
+   notching strong periodic peaks from the spectrum; pyzbar as a second decoder.
+
+Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from verifier.errors import ConfigError
+
+#: Modules across an ML1 code (version 23-24 QR); the warp aims at this grid size.
+ML1_MODULES = 113
 
 
 def load_gray(path: str | Path) -> np.ndarray:
@@ -28,7 +48,363 @@ def load_gray(path: str | Path) -> np.ndarray:
 
 def decode_gray(gray: np.ndarray) -> list[str]:
     """Texts of every QR code found in a greyscale frame (possibly none)."""
+    return _default_pipeline().decode(gray)
+
+
+# --------------------------------------------------------------------------- decoders
+
+
+class Decoder(Protocol):
+    """Anything that turns a greyscale frame into the QR texts it could decode."""
+
+    name: str
+
+    def decode(self, gray: np.ndarray) -> list[str]: ...
+
+
+def _as_gray(gray: np.ndarray) -> np.ndarray:
+    if gray.ndim != 2 or gray.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 greyscale frame, got {gray.shape} {gray.dtype}")
+    return gray if gray.flags.c_contiguous else np.ascontiguousarray(gray)
+
+
+def _unique(texts: list[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+def zxing_read(gray: np.ndarray, *, downscale: bool = True, errors: bool = False) -> list:
+    """zxing-cpp results for QR codes only (with undecodable detections when ``errors``)."""
     import zxingcpp
 
-    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
-    return [r.text for r in results if r.valid and r.text]
+    return zxingcpp.read_barcodes(
+        gray,
+        formats=zxingcpp.BarcodeFormat.QRCode,
+        try_downscale=downscale,
+        return_errors=errors,
+    )
+
+
+def zxing_texts(gray: np.ndarray, *, downscale: bool = True) -> list[str]:
+    return _unique([r.text for r in zxing_read(gray, downscale=downscale) if r.valid])
+
+
+def pyzbar_texts(gray: np.ndarray) -> list[str]:
+    """pyzbar (libzbar) QR texts; zbar hands back bytes, ML1 texts are ASCII."""
+    from pyzbar import pyzbar
+
+    found = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
+    return _unique([r.data.decode("latin-1") for r in found])
+
+
+class ZxingDecoder:
+    """zxing-cpp once on the whole frame (it tries inverted and downscaled copies itself)."""
+
+    name = "zxing"
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        return zxing_texts(_as_gray(gray))
+
+
+class PyzbarDecoder:
+    """pyzbar on the frame, then on its inverse only if nothing was found (dark mode)."""
+
+    name = "pyzbar"
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        gray = _as_gray(gray)
+        return pyzbar_texts(gray) or pyzbar_texts(255 - gray)
+
+
+class OpenCVDecoder:
+    """OpenCV's QRCodeDetector, for comparison only (slow and weak on these frames)."""
+
+    name = "opencv"
+
+    def __init__(self) -> None:
+        import cv2
+
+        self._detector = cv2.QRCodeDetector()
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        ok, texts, _points, _codes = self._detector.detectAndDecodeMulti(_as_gray(gray))
+        return _unique(list(texts)) if ok else []
+
+
+# --------------------------------------------------------------------------- region finding
+
+
+@dataclass(frozen=True)
+class Region:
+    """A probable QR symbol: four corners (x, y) in frame pixels, clockwise from top left."""
+
+    corners: np.ndarray
+    source: str  # "zxing" (detected, not decoded) or "texture"
+
+
+def _order_clockwise(pts: np.ndarray) -> np.ndarray:
+    centre = pts.mean(axis=0)
+    angles = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
+    return pts[np.argsort(angles)].astype(np.float32)
+
+
+def _position_corners(result: object) -> np.ndarray:
+    pos = result.position  # type: ignore[attr-defined]
+    pts = [pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left]
+    return _order_clockwise(np.array([[p.x, p.y] for p in pts], dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class TextureProbe:
+    """Finds the densest roughly-square patch of fine texture, cheaply, at half resolution.
+
+    A QR code seen by the camera is a compact block of strong module edges; phone frames,
+    text lines and smooth backgrounds are not. Thresholds are relative to the frame's
+    strongest texture so exposure does not matter, with an absolute floor for flat frames.
+    """
+
+    scale: int = 2
+    window: int = 9
+    floor: float = 25.0
+    min_side: int = 40  # at probe scale: 80 camera px, well under 2.4 px/module x 113
+    max_aspect: float = 2.5
+    min_solidity: float = 0.8
+
+    def find(self, gray: np.ndarray) -> np.ndarray | None:
+        import cv2
+
+        h, w = gray.shape
+        small = cv2.resize(gray, (w // self.scale, h // self.scale), interpolation=cv2.INTER_AREA)
+        grad = cv2.morphologyEx(small, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        density = cv2.boxFilter(grad, -1, (self.window, self.window))
+        peak = float(density.max())
+        if peak < self.floor:
+            return None
+        mask = (density > max(self.floor, 0.5 * peak)).astype(np.uint8)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((self.window, self.window), np.uint8))
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            return None
+        blob = max(contours, key=cv2.contourArea)
+        (_cx, _cy), (rw, rh), _angle = cv2.minAreaRect(blob)
+        if min(rw, rh) < self.min_side or max(rw, rh) > self.max_aspect * min(rw, rh):
+            return None
+        hull = cv2.convexHull(blob)
+        if cv2.contourArea(blob) < self.min_solidity * cv2.contourArea(hull):
+            return None
+        quad = _four_corners(hull)
+        return _order_clockwise(quad * self.scale + (self.scale - 1) / 2)
+
+
+def _four_corners(hull: np.ndarray) -> np.ndarray:
+    import cv2
+
+    perimeter = cv2.arcLength(hull, True)
+    for eps in np.linspace(0.01, 0.1, 19):
+        approx = cv2.approxPolyDP(hull, float(eps) * perimeter, True)
+        if len(approx) == 4:
+            return approx.reshape(4, 2).astype(np.float32)
+    return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- image fixes
+
+
+def upscale(gray: np.ndarray, factor: float = 2.0) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+def sharpen(gray: np.ndarray, sigma: float, amount: float = 2.0) -> np.ndarray:
+    """Unsharp mask: undoes part of the lens/motion blur that merges 3-px modules."""
+    import cv2
+
+    blurred = cv2.GaussianBlur(gray, (0, 0), sigma)
+    return cv2.addWeighted(gray, 1 + amount, blurred, -amount, 0)
+
+
+def remove_moire(gray: np.ndarray, min_period: float = 4.5, max_period: float = 30.0) -> np.ndarray:
+    """Notch out sharp periodic peaks (display moire, screen-door stripes) from the spectrum.
+
+    QR modules spread their energy over the spectrum; stripes put it in a few spikes far
+    above their neighbourhood, so only those are zeroed, within a band of stripe periods.
+    """
+    import cv2
+
+    f = gray.astype(np.float32)
+    spectrum = np.fft.rfft2(f - f.mean())
+    log_mag = np.log1p(np.abs(spectrum)).astype(np.float32)
+    shifted = np.fft.fftshift(log_mag, axes=0)
+    background = np.fft.ifftshift(cv2.medianBlur(shifted, 5), axes=0)
+    fy = np.fft.fftfreq(f.shape[0])[:, None]
+    fx = np.fft.rfftfreq(f.shape[1])[None, :]
+    radius = np.hypot(fy, fx)
+    band = (radius > 1 / max_period) & (radius < 1 / min_period)
+    peaks = (band & (log_mag - background > np.log(6.0))).astype(np.uint8)
+    if not peaks.any():
+        return gray
+    peaks = cv2.dilate(peaks, np.ones((5, 5), np.uint8))
+    spectrum[peaks > 0] = 0
+    out = np.fft.irfft2(spectrum, s=f.shape) + f.mean()
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def rectify(
+    gray: np.ndarray, corners: np.ndarray, ppm: float, modules: int = ML1_MODULES, quiet: int = 6
+) -> np.ndarray:
+    """Warp the quadrilateral ``corners`` to a square of ``modules`` x ``ppm`` pixels.
+
+    Undoing tilt and rotation with a smooth (cubic) resampling gives zxing square finder
+    patterns at a comfortable module size; ``quiet`` modules of margin keep the quiet zone.
+    """
+    import cv2
+
+    side = modules * ppm
+    margin = quiet * ppm
+    target = np.float32([[0, 0], [side, 0], [side, side], [0, side]]) + margin
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    size = int(round(side + 2 * margin))
+    return cv2.warpPerspective(
+        gray, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def is_dark_mode(rectified: np.ndarray, ppm: float, quiet: int = 6) -> bool:
+    """Light modules on a dark screen: the quiet zone is darker than the symbol."""
+    ring = max(1, int(quiet * ppm * 0.6))
+    border = np.concatenate(
+        [rectified[:ring].ravel(), rectified[-ring:].ravel(),
+         rectified[:, :ring].ravel(), rectified[:, -ring:].ravel()]
+    )
+    inner = rectified[ring * 2 : -ring * 2, ring * 2 : -ring * 2]
+    return float(np.median(border)) < float(np.median(inner))
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+class _Work:
+    """Per-frame lazily computed images shared by fallback attempts (crop, de-moired crop)."""
+
+    def __init__(self, gray: np.ndarray, corners: np.ndarray) -> None:
+        pad = 30
+        h, w = gray.shape
+        x0, y0 = np.maximum(np.floor(corners.min(axis=0)) - pad, 0).astype(int)
+        x1 = int(min(w, np.ceil(corners[:, 0].max()) + pad))
+        y1 = int(min(h, np.ceil(corners[:, 1].max()) + pad))
+        self.crop = gray[y0:y1, x0:x1]
+        self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
+        self._clean: np.ndarray | None = None
+        self._dark: bool | None = None
+
+    @property
+    def clean(self) -> np.ndarray:
+        if self._clean is None:
+            self._clean = remove_moire(self.crop)
+        return self._clean
+
+    def rectified(self, ppm: float, clean: bool = False) -> np.ndarray:
+        img = rectify(self.clean if clean else self.crop, self.corners, ppm)
+        if self._dark is None:
+            self._dark = is_dark_mode(img, ppm)
+        return 255 - img if self._dark else img
+
+
+Attempt = Callable[[_Work], list[str]]
+
+
+def _z(img: np.ndarray) -> list[str]:
+    return zxing_texts(img, downscale=False)
+
+
+#: Fallback attempts, cheapest and most productive first (see bench/RESULTS.md).
+FALLBACKS: tuple[tuple[str, Attempt], ...] = (
+    ("warp3", lambda w: _z(w.rectified(3))),
+    ("crop-x2", lambda w: _z(upscale(w.crop))),
+    ("warp4-sharp", lambda w: _z(sharpen(w.rectified(4), 2.0))),
+    ("warp3-sharp", lambda w: _z(sharpen(w.rectified(3), 1.5))),
+    ("warp6", lambda w: _z(w.rectified(6))),
+    ("pyzbar-warp4", lambda w: pyzbar_texts(w.rectified(4))),
+    ("demoire-warp5", lambda w: _z(w.rectified(5, clean=True))),
+    ("demoire-warp4-sharp", lambda w: _z(sharpen(w.rectified(4, clean=True), 2.0))),
+    ("demoire-warp3", lambda w: _z(w.rectified(3, clean=True))),
+    ("demoire-warp6-sharp", lambda w: _z(sharpen(w.rectified(6, clean=True), 3.0))),
+    ("pyzbar-demoire-warp4", lambda w: pyzbar_texts(w.rectified(4, clean=True))),
+)
+
+
+@dataclass
+class PipelineDecoder:
+    """zxing on every frame; bounded fallbacks only where a symbol seems to be present.
+
+    ``budget_s`` bounds the fallback work per frame (None: no time bound, for reproducible
+    tests); ``max_attempts`` bounds it by count over all regions. An attempt already
+    running is finished, so the real bound is budget plus one attempt.
+    """
+
+    budget_s: float | None = 0.08
+    max_attempts: int = len(FALLBACKS)
+    probe: TextureProbe = TextureProbe()
+    name: str = "pipeline"
+    clock: Callable[[], float] = time.perf_counter
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        gray = _as_gray(gray)
+        start = self.clock()
+        results = zxing_read(gray, errors=True)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            return texts
+        attempts = 0
+        for region in self.regions(gray, results):
+            work = _Work(gray, region.corners)
+            for _label, attempt in FALLBACKS:
+                if attempts >= self.max_attempts or self._over(start):
+                    return []
+                attempts += 1
+                texts = attempt(work)
+                if texts:
+                    return texts
+        return []
+
+    def regions(self, gray: np.ndarray, results: list) -> Iterator[Region]:
+        """Where to look harder: the texture probe, else where zxing failed to decode.
+
+        zxing's corners for a failed symbol are often only roughly placed (measured: no
+        fallback decoded from them on the corpus), so they are only the second choice.
+        """
+        corners = self.probe.find(gray)
+        if corners is not None:
+            yield Region(corners, "texture")
+            return
+        for r in results:
+            if not r.valid:
+                yield Region(_position_corners(r), "zxing")
+                return
+
+    def _over(self, start: float) -> bool:
+        return self.budget_s is not None and self.clock() - start > self.budget_s
+
+
+_DEFAULT: PipelineDecoder | None = None
+
+
+def _default_pipeline() -> PipelineDecoder:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = PipelineDecoder()
+    return _DEFAULT
+
+
+def all_decoders() -> dict[str, Decoder]:
+    """Every decoder variant by name, for the benchmark and comparisons."""
+    decoders: dict[str, Decoder] = {
+        "zxing": ZxingDecoder(),
+        "pyzbar": PyzbarDecoder(),
+        "pipeline": PipelineDecoder(),
+    }
+    try:
+        decoders["opencv"] = OpenCVDecoder()
+    except (ImportError, AttributeError):  # pragma: no cover - cv2 builds without objdetect
+        pass
+    return decoders
