@@ -1,0 +1,200 @@
+"""``issuer-stub serve``: the two signed lists as static files over HTTP (aiohttp).
+
+The files in ``DIR/public`` are the interface: anything that replaces them (``issuer-stub
+revoke`` or ``publish`` in another process, or this server's own hourly timer) is served from
+the next request on. Each response carries a strong ``ETag`` (a hash of the bytes, so two
+publications within the same second never share one) and ``Last-Modified``; a matching
+``If-None-Match`` (or, when absent, ``If-Modified-Since``) is answered ``304``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+from aiohttp import web
+
+from issuer_stub.registry import REVOCATION_FILE, TRUST_LIST_FILE, Registry
+
+CONTENT_TYPE = "application/cose"
+FILES = (TRUST_LIST_FILE, REVOCATION_FILE)
+DEFAULT_REPUBLISH = 3600
+# How often the timer looks at the revocation list's age: republishing is due when that age
+# reaches the interval, so restarts and revocations in between never delay it.
+TIMER_TICK = 60.0
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    key: tuple[int, int, int]  # inode, mtime_ns, size: an atomic replace changes the inode
+    body: bytes
+    etag: str
+    last_modified: str
+
+
+class _FileCache:
+    """The bytes and ETag of each public file, re-read whenever the file was replaced."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._held: dict[str, _Snapshot] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> _Snapshot | None:
+        path = self.directory / name
+        try:
+            with open(path, "rb") as fh:  # stat and read the same inode
+                st = os.fstat(fh.fileno())
+                key = (st.st_ino, st.st_mtime_ns, st.st_size)
+                with self._lock:
+                    held = self._held.get(name)
+                if held is not None and held.key == key:
+                    return held
+                body = fh.read()
+        except FileNotFoundError:
+            return None
+        snap = _Snapshot(
+            key=key,
+            body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            last_modified=formatdate(st.st_mtime, usegmt=True),
+        )
+        with self._lock:
+            self._held[name] = snap
+        return snap
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """``If-None-Match`` uses weak comparison: ``W/"x"`` matches ``"x"``."""
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _not_modified(request: web.Request, snap: _Snapshot) -> bool:
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:  # RFC 9110 13.1.3: If-None-Match wins over If-Modified-Since
+        return _etag_matches(inm, snap.etag)
+    ims = request.if_modified_since
+    return ims is not None and int(ims.timestamp()) >= int(snap.key[1] // 1_000_000_000)
+
+
+def make_app(registry: Registry) -> web.Application:
+    cache = _FileCache(registry.public_dir)
+
+    async def serve_file(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        snap = await asyncio.get_running_loop().run_in_executor(None, cache.get, name)
+        if snap is None:
+            raise web.HTTPNotFound(text="not published yet\n")
+        headers = {
+            "ETag": snap.etag,
+            "Last-Modified": snap.last_modified,
+            "Cache-Control": "no-cache",  # caches may keep it but must revalidate
+        }
+        if _not_modified(request, snap):
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=snap.body, headers={**headers, "Content-Type": CONTENT_TYPE})
+
+    app = web.Application()
+    pattern = "{name:" + "|".join(n.replace(".", r"\.") for n in FILES) + "}"
+    app.router.add_get("/" + pattern, serve_file)  # HEAD is added too
+    return app
+
+
+async def _republish_loop(
+    registry: Registry, every: int, clock: Callable[[], int], tick: float
+) -> None:
+    """Publish a fresh revocation list whenever the held one is ``every`` seconds old."""
+    loop = asyncio.get_running_loop()
+    while True:
+        age = await loop.run_in_executor(None, registry.revocation_age, clock())
+        if age is None or age >= every:
+            await loop.run_in_executor(None, lambda: registry.publish(clock(), trust=False))
+        await asyncio.sleep(min(tick, every))
+
+
+class ListServer:
+    """The HTTP server and its timer in a background thread: ``start()`` returns the URL."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        republish_every: int = DEFAULT_REPUBLISH,
+        clock: Callable[[], int] | None = None,
+        tick: float = TIMER_TICK,
+    ) -> None:
+        self.registry = registry
+        self.host, self.port = host, port
+        self.republish_every = republish_every
+        self.clock = clock or (lambda: int(time.time()))
+        self.tick = tick
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.url = ""
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        runner = web.AppRunner(make_app(self.registry), access_log=None)
+        await runner.setup()
+        timer: asyncio.Task[None] | None = None
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            self.url = f"http://{host}:{port}"
+            timer = asyncio.create_task(
+                _republish_loop(self.registry, self.republish_every, self.clock, self.tick)
+            )
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timer
+            await runner.cleanup()
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._main())
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    def start(self, timeout: float = 10.0) -> str:
+        self._thread = threading.Thread(target=self._run, name="list-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            raise RuntimeError(f"list server did not start: {self._error!r}")
+        return self.url
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # loop already finished
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait(self) -> None:
+        """Block until the server thread ends (Ctrl-C in the caller stops it)."""
+        assert self._thread is not None
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+        if self._error is not None:
+            raise self._error
