@@ -19,6 +19,7 @@ Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ def rectify(
     margin = quiet * ppm
     target = np.float32([[0, 0], [side, 0], [side, side], [0, side]]) + margin
     matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-    size = int(round(side + 2 * margin))
+    size = round(side + 2 * margin)
     return cv2.warpPerspective(
         gray, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
     )
@@ -273,8 +274,12 @@ def is_dark_mode(rectified: np.ndarray, ppm: float, quiet: int = 6) -> bool:
     """Light modules on a dark screen: the quiet zone is darker than the symbol."""
     ring = max(1, int(quiet * ppm * 0.6))
     border = np.concatenate(
-        [rectified[:ring].ravel(), rectified[-ring:].ravel(),
-         rectified[:, :ring].ravel(), rectified[:, -ring:].ravel()]
+        [
+            rectified[:ring].ravel(),
+            rectified[-ring:].ravel(),
+            rectified[:, :ring].ravel(),
+            rectified[:, -ring:].ravel(),
+        ]
     )
     inner = rectified[ring * 2 : -ring * 2, ring * 2 : -ring * 2]
     return float(np.median(border)) < float(np.median(inner))
@@ -403,8 +408,6 @@ def all_decoders() -> dict[str, Decoder]:
         "pyzbar": PyzbarDecoder(),
         "pipeline": PipelineDecoder(),
     }
-    try:
+    with contextlib.suppress(ImportError, AttributeError):  # cv2 built without objdetect
         decoders["opencv"] = OpenCVDecoder()
-    except (ImportError, AttributeError):  # pragma: no cover - cv2 builds without objdetect
-        pass
     return decoders

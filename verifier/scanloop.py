@@ -1,0 +1,194 @@
+"""The live scan loop: frames in, debounced "code seen" / "back to ready" events out.
+
+Two parts. ``ScanDebouncer`` is pure logic with time passed in, so it is tested without
+threads or clocks. ``ScanLoop`` runs a grabber thread that keeps only the newest frame and a
+decoder thread that decodes whatever is newest when it is free: a slow decode drops frames
+instead of falling behind the camera, and nothing runs on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from verifier.camera.base import CameraError, Frame, FrameSource
+
+
+@dataclass(frozen=True)
+class CodeEvent:
+    """A code to verify: new, or the same one shown again after ``repeat_after`` seconds."""
+
+    text: str
+    at: float
+
+
+@dataclass(frozen=True)
+class IdleEvent:
+    """No code for ``idle_after`` seconds: the UI returns to its ready state."""
+
+    at: float
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    """The frame source failed; the loop stops (the app may reopen it with backoff)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class EndEvent:
+    """A finite source (a replayed file) ran out of frames."""
+
+
+ScanEvent = CodeEvent | IdleEvent | ErrorEvent | EndEvent
+
+
+class ScanDebouncer:
+    """Turns per-frame decode results into events.
+
+    - A code is announced the first time it is seen.
+    - The same code seen again less than ``repeat_after`` seconds after it was last seen is
+      not announced again (a phone held still in front of the camera is one scan).
+    - A different code is announced at once and replaces the last one.
+    - After ``idle_after`` seconds without any code, one IdleEvent.
+    """
+
+    def __init__(self, repeat_after: float = 5.0, idle_after: float = 8.0) -> None:
+        self.repeat_after = repeat_after
+        self.idle_after = idle_after
+        self.current: str | None = None
+        self._last_seen: float | None = None
+        self._idle = True
+
+    def observe(self, texts: Sequence[str], now: float) -> CodeEvent | IdleEvent | None:
+        if texts:
+            recent = self._last_seen is not None and now - self._last_seen < self.repeat_after
+            if self.current in texts and recent:
+                self._last_seen = now
+                return None
+            self.current = self.current if self.current in texts else texts[0]
+            self._last_seen = now
+            self._idle = False
+            return CodeEvent(self.current, now)
+        if (
+            not self._idle
+            and self._last_seen is not None
+            and now - self._last_seen >= self.idle_after
+        ):
+            self._idle = True
+            return IdleEvent(now)
+        return None
+
+
+class LatestFrame:
+    """A one-frame mailbox: ``put`` overwrites (counting what it drops), ``take`` waits."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._closed = False
+        self.dropped = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self._cond.notify()
+
+    def take(self, timeout: float | None = None) -> Frame | None:
+        """The newest frame (removing it), or None once closed and empty or on timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class ScanLoop:
+    """Pull frames from ``source``, decode the newest, send events to ``on_event``.
+
+    ``on_event`` is called from the decoder thread; a Textual app wraps it with
+    ``app.call_from_thread``. ``decode`` defaults to the project pipeline.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        on_event: Callable[[ScanEvent], None],
+        decode: Callable[[np.ndarray], list[str]] | None = None,
+        debouncer: ScanDebouncer | None = None,
+    ) -> None:
+        if decode is None:
+            from verifier.decoding import decode_gray
+
+            decode = decode_gray
+        self.source = source
+        self.on_event = on_event
+        self.decode = decode
+        self.debouncer = debouncer or ScanDebouncer()
+        self.frames_read = 0
+        self.frames_decoded = 0
+        self._slot = LatestFrame()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._final: EndEvent | ErrorEvent | None = None
+
+    @property
+    def frames_dropped(self) -> int:
+        return self._slot.dropped
+
+    def start(self) -> None:
+        self._threads = [
+            threading.Thread(target=self._grab, name="scan-grab", daemon=True),
+            threading.Thread(target=self._work, name="scan-decode", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop both threads; the caller still owns (and closes) the source."""
+        self._stop.set()
+        self._slot.close()
+        self.join(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        for t in self._threads:
+            t.join(timeout)
+
+    def _grab(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read()
+                if frame is None:
+                    self._final = EndEvent()
+                    break
+                self.frames_read += 1
+                self._slot.put(frame)
+        except CameraError as exc:
+            self._final = ErrorEvent(exc.message)
+        finally:
+            self._slot.close()
+
+    def _work(self) -> None:
+        while True:
+            frame = self._slot.take()
+            if self._stop.is_set():
+                return
+            if frame is None:  # the grabber finished; report why after the last frame
+                if self._final is not None:
+                    self.on_event(self._final)
+                return
+            texts = self.decode(frame.gray)
+            self.frames_decoded += 1
+            event = self.debouncer.observe(texts, frame.timestamp)
+            if event is not None:
+                self.on_event(event)
