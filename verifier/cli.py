@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from verifier.errors import VerifierError
@@ -46,6 +47,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     demo = sub.add_parser("demo", help="issue test credentials and verify their QR images")
     demo.add_argument("--out", metavar="DIR", help="keep the generated images here")
 
+    sub.add_parser("sync", help="fetch the trust list and revocation list from list_url")
+
     args = parser.parse_args(list(argv))
     if args.command == "check" and args.window is not None and args.window < 0:
         parser.error("--window must not be negative")
@@ -63,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verifier.decode_cmd import run_decode
 
             return run_decode(args.images, args.json, sys.stdout, sys.stderr)
+        if args.command == "sync":
+            from verifier.config import load_config
+            from verifier.sync_cmd import run_sync
+
+            config = load_config(Path(args.config) if args.config else None)
+            return run_sync(config, sys.stdout, sys.stderr)
         if args.command == "demo":
             from issuer_stub.demo import run_demo
 

@@ -1,0 +1,330 @@
+"""Fetching the trust list and the revocation list: ``sync_lists()`` once, ``SyncScheduler`` often.
+
+Network edge of the verifier (the core never imports this). Every list goes through
+``ListStore.offer_*``, which checks the TA signature, the kid and the seq (ML1 section 5); this
+module only moves bytes: timeouts, retries with backoff, conditional GETs, a size cap, and
+bookkeeping in the store's state (no personal data: lists hold none).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import requests
+
+from verifier.clock import Clock, SystemClock
+from verifier.config import Config
+from verifier.errors import ConfigError, ListError
+from verifier.keys import Anchor
+from verifier.signedlist import MAX_LIST_BYTES
+from verifier.store import ListStore, Offer
+from verifier.trustdata import load_anchor
+
+log = logging.getLogger(__name__)
+
+Status = Literal["fetched", "not_modified", "rejected", "failed"]
+TRUST_LIST = "trust list"
+REVOCATION_LIST = "revocation list"
+# (name in reports, file on the server, key in the store's state)
+_LISTS = ((TRUST_LIST, "trustlist.cbor", "trustlist"),
+          (REVOCATION_LIST, "revocations.cbor", "revocations"))
+_RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ListSync:
+    """What one sync did with one list."""
+
+    name: str
+    status: Status
+    message: str
+    seq: int | None = None  # the seq now held (or offered, when rejected); None if unknown
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("fetched", "not_modified")
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    trust_list: ListSync
+    revocations: ListSync
+    at: int  # local epoch seconds when the sync finished
+    clock_skew: int | None = None  # server minus local seconds, only when beyond the window
+
+    @property
+    def lists(self) -> tuple[ListSync, ListSync]:
+        return (self.trust_list, self.revocations)
+
+    @property
+    def ok(self) -> bool:
+        return all(item.ok for item in self.lists)
+
+
+class _Unreachable(Exception):
+    """The server could not be reached at all (no point asking for the second list)."""
+
+
+class _Failed(Exception):
+    """A transfer failed after its retries; the message is for the report."""
+
+
+@dataclass
+class Syncer:
+    """One sync of both lists into ``store`` from ``base_url``; knobs injectable for tests."""
+
+    store: ListStore
+    base_url: str
+    session: requests.Session = field(default_factory=requests.Session)
+    clock: Clock = field(default_factory=SystemClock)
+    sleep: Callable[[float], None] = time.sleep
+    retries: int = 2
+    backoff: float = 1.0
+    timeout: tuple[float, float] = (5.0, 30.0)  # connect, read (between bytes)
+    max_bytes: int = MAX_LIST_BYTES
+    window: int = 90
+
+    def run(self) -> SyncReport:
+        results: list[ListSync] = []
+        skews: list[int] = []
+        unreachable: str | None = None
+        for name, filename, key in _LISTS:
+            if unreachable is not None:
+                result = ListSync(name, "failed", f"not tried, {unreachable}", self._held_seq(key))
+            else:
+                try:
+                    result = self._sync_one(name, filename, key, skews)
+                except _Unreachable as exc:
+                    unreachable = str(exc)
+                    result = ListSync(name, "failed", unreachable, self._held_seq(key))
+            self._record(key, result)
+            results.append(result)
+        skew = max(skews, key=abs) if skews else None
+        if skew is not None and abs(skew) <= self.window:
+            skew = None
+        report = SyncReport(results[0], results[1], at=self.clock.now(), clock_skew=skew)
+        self._save_state(last_sync={"at": report.at, "ok": report.ok, "clock_skew": skew})
+        return report
+
+    # One list --------------------------------------------------------------------------------
+    def _sync_one(self, name: str, filename: str, key: str, skews: list[int]) -> ListSync:
+        held_seq = self._held_seq(key)
+        headers = {"Accept": "application/cose"}
+        if held_seq is not None:  # conditional only while a good list is actually held
+            meta = self._state_of(key)
+            if meta.get("etag"):
+                headers["If-None-Match"] = meta["etag"]
+            if meta.get("last_modified"):
+                headers["If-Modified-Since"] = meta["last_modified"]
+        url = f"{self.base_url}/{filename}"
+        try:
+            status, body, response_headers = self._get(url, headers)
+        except _Failed as exc:
+            return ListSync(name, "failed", str(exc), held_seq)
+        skew = self._skew(response_headers.get("Date"))
+        if skew is not None:
+            skews.append(skew)
+        if status == 304:
+            if held_seq is None:  # cannot happen: no conditional headers were sent
+                return ListSync(name, "failed", "server answered 304 to a plain GET", None)
+            return ListSync(name, "not_modified", f"seq {held_seq} held is current", held_seq)
+        assert body is not None
+        try:
+            offer = self._offer(key, body)
+        except ListError as exc:
+            return ListSync(name, "rejected", _without(exc.message, name), held_seq)
+        except OSError as exc:
+            return ListSync(name, "failed", f"cannot store: {exc.strerror or exc}", held_seq)
+        self._save_meta(key, etag=response_headers.get("ETag"),
+                        last_modified=response_headers.get("Last-Modified"))
+        if offer.accepted:
+            return ListSync(name, "fetched", f"seq {offer.seq} stored", offer.seq)
+        return ListSync(name, "not_modified", f"seq {offer.seq} already held", offer.seq)
+
+    def _offer(self, key: str, body: bytes) -> Offer:
+        if key == "trustlist":
+            return self.store.offer_trust_list(body)
+        return self.store.offer_revocations(body)
+
+    def _get(self, url: str, headers: dict[str, str]) -> tuple[int, bytes | None, Any]:
+        """GET with retries: (status, body or None for 304, headers).
+
+        Raises _Unreachable when no connection could be made, _Failed for anything else.
+        """
+        last, unreachable = "", False
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                with self.session.get(url, headers=headers, timeout=self.timeout,
+                                      stream=True, allow_redirects=True) as response:
+                    code = response.status_code
+                    if code == 304:
+                        return 304, None, response.headers
+                    if code == 200:
+                        return 200, self._read_capped(response), response.headers
+                    last, unreachable = f"HTTP {code} from {url}", False
+                    if code not in _RETRY_STATUS:
+                        break
+            except requests.ConnectionError as exc:
+                last, unreachable = f"cannot reach {url} ({type(exc).__name__})", True
+            except requests.Timeout:
+                last, unreachable = f"timed out fetching {url}", False
+            except requests.RequestException as exc:  # broken transfer, bad headers, ...
+                last, unreachable = f"transfer of {url} failed ({type(exc).__name__})", False
+        raise (_Unreachable if unreachable else _Failed)(last)
+
+    def _read_capped(self, response: requests.Response) -> bytes:
+        """The body, aborting as soon as it would pass ``max_bytes`` (never read it whole)."""
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            raise _Failed(f"list too large ({length} bytes > {self.max_bytes}): not downloaded")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _Failed(f"list too large (over {self.max_bytes} bytes): download aborted")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _skew(self, date: str | None) -> int | None:
+        """Server clock minus ours, from the HTTP ``Date`` header (1 s resolution)."""
+        if not date:
+            return None
+        try:
+            server = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return None
+        if server.tzinfo is None:
+            return None
+        return int(server.timestamp()) - self.clock.now()
+
+    # State bookkeeping -----------------------------------------------------------------------
+    def _held_seq(self, key: str) -> int | None:
+        try:
+            held = self.store.trust_list() if key == "trustlist" else self.store.revocations()
+        except (ListError, ConfigError):
+            return None
+        return None if held is None else held.seq
+
+    def _state_of(self, key: str) -> dict[str, Any]:
+        entry = self.store.state().get(key)
+        return entry if isinstance(entry, dict) else {}
+
+    def _save_meta(self, key: str, **values: Any) -> None:
+        self._save_state(**{key: {**self._state_of(key), **values}})
+
+    def _record(self, key: str, result: ListSync) -> None:
+        now = self.clock.now()
+        values: dict[str, Any] = {"last_status": result.status, "last_message": result.message}
+        if result.ok:
+            values["last_success"] = now
+        else:
+            values["last_failure"] = now
+            log.warning("%s: %s", result.name, result.message)
+        self._save_meta(key, **values)
+
+    def _save_state(self, **values: Any) -> None:
+        try:
+            self.store.record_state(**values)
+        except OSError as exc:  # a full disk must not turn a sync into a crash
+            log.warning("cannot record sync state: %s", exc)
+
+
+def _without(message: str, name: str) -> str:
+    """``"trust list: kid is ..."`` -> ``"kid is ..."`` (the report already names the list)."""
+    return message.removeprefix(f"{name}: ")
+
+
+def syncer_for(config: Config, anchor: Anchor | None = None, **knobs: Any) -> Syncer:
+    """A Syncer from the config; ConfigError when there is no list URL or anchor."""
+    if not config.list_url:
+        raise ConfigError("no list_url in the config: nowhere to sync from")
+    anchor = anchor or load_anchor(config.anchor)
+    knobs.setdefault("window", config.window)
+    return Syncer(ListStore(config.cache_dir, anchor), config.list_url, **knobs)
+
+
+def sync_lists(config: Config, anchor: Anchor | None = None, **knobs: Any) -> SyncReport:
+    """Fetch both lists once; raises ConfigError only for configuration problems."""
+    return syncer_for(config, anchor, **knobs).run()
+
+
+class SyncScheduler:
+    """Runs ``sync`` now, then every ``interval`` seconds, and at once after ``trigger()``.
+
+    After a failed sync the next try comes after ``retry_after`` seconds (if sooner). Callbacks
+    run on the scheduler's thread: a UI must hand them over to its own (Textual:
+    ``app.call_from_thread``).
+    """
+
+    def __init__(
+        self,
+        sync: Callable[[], SyncReport],
+        interval: float,
+        on_report: Callable[[SyncReport], None] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
+        retry_after: float = 60.0,
+    ) -> None:
+        self._sync = sync
+        self.interval = interval
+        self.retry_after = min(retry_after, interval)
+        self._on_report = on_report
+        self._on_error = on_error
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_report: SyncReport | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> SyncScheduler:
+        syncer = syncer_for(config)
+        return cls(syncer.run, float(config.sync_interval), **kwargs)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("scheduler already started")
+        self._thread = threading.Thread(target=self._loop, name="list-sync", daemon=True)
+        self._thread.start()
+
+    def trigger(self) -> None:
+        """Sync as soon as possible (a sync already running is not interrupted)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            delay = self.interval
+            try:
+                report = self._sync()
+            except Exception as exc:  # keep the thread alive; report and try again later
+                delay = self.retry_after
+                if self._on_error is not None:
+                    self._on_error(exc)
+                else:
+                    log.warning("list sync failed: %s", exc)
+            else:
+                self.last_report = report
+                if not report.ok:
+                    delay = self.retry_after
+                if self._on_report is not None:
+                    self._on_report(report)
+            self._wake.wait(delay)
