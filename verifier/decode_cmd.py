@@ -1,0 +1,39 @@
+"""``verifier decode IMAGE...``: print the QR texts found in image files (no verification)."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from verifier.errors import VerifierError
+
+
+def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int:
+    """Decode each image; exit 0 if every image had a code, 1 if some had none, 2 if unreadable.
+
+    Human output: ``path: N code(s)`` then each text on its own indented line. JSON output:
+    one object per line, ``{"input": path, "texts": [...]}``. Unreadable files get one line
+    on ``err`` and are skipped; the others are still decoded.
+    """
+    from verifier.decoding import decode_gray, load_gray
+
+    unreadable = False
+    missing = False
+    for path in paths:
+        try:
+            gray = load_gray(path)
+        except VerifierError as exc:
+            err.write(f"error: {exc.message}\n")
+            unreadable = True
+            continue
+        texts = decode_gray(gray)
+        missing = missing or not texts
+        if as_json:
+            out.write(json.dumps({"input": path, "texts": texts}, ensure_ascii=False) + "\n")
+        else:
+            out.write(f"{path}: {len(texts)} code{'' if len(texts) == 1 else 's'}\n")
+            for text in texts:
+                out.write(f"  {text}\n")
+    if unreadable:
+        return 2
+    return 1 if missing else 0
