@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+import numpy as np
 
 from issuer_stub.authority import YEAR, Ministry, University
 from issuer_stub.keystore import new_key, public_pem, write_atomic
@@ -35,7 +39,7 @@ UNIVERSITY = "Politechnika Demonstracyjna"
 @dataclass(frozen=True)
 class DemoCase:
     label: str
-    text: str
+    present: Callable[[int], str]  # the phone's QR text at a given time
     expect_verdict: Verdict
     expect_reason: Reason | None
 
@@ -103,17 +107,17 @@ def build_world(now: int) -> DemoWorld:
 
     ministry.revoked.add(revoked_cti)
     cases = (
-        DemoCase("valid student", valid.present(now), Verdict.VALID, None),
-        DemoCase("revoked credential", revoked.present(now), Verdict.INVALID, Reason.REVOKED),
-        DemoCase("expired credential", expired.present(now), Verdict.INVALID, Reason.EXPIRED),
+        DemoCase("valid student", valid.present, Verdict.VALID, None),
+        DemoCase("revoked credential", revoked.present, Verdict.INVALID, Reason.REVOKED),
+        DemoCase("expired credential", expired.present, Verdict.INVALID, Reason.EXPIRED),
         DemoCase(
             "screenshot shown 5 minutes later",
-            replayed.present(now - 300),
+            lambda t: replayed.present(t - 300),
             Verdict.INVALID,
             Reason.PRESENTATION_STALE,
         ),
         DemoCase(
-            "forged credential", forger_device.present(now), Verdict.INVALID, Reason.BAD_SIGNATURE
+            "forged credential", forger_device.present, Verdict.INVALID, Reason.BAD_SIGNATURE
         ),
     )
     return DemoWorld(
@@ -144,7 +148,7 @@ def run_demo(out_dir: str | None, out: TextIO) -> int:
     out.write(f"Demo trust anchor, trust list and revocation list in {directory}\n\n")
     failures = 0
     for index, case in enumerate(world.cases, 1):
-        image = render_png(case.text, directory / f"{index}-{case.label.split()[0]}.png")
+        image = render_png(case.present(now), directory / f"{index}-{case.label.split()[0]}.png")
         result = check_frame(load_gray(image), data, now)
         ok = _matches(case, result)
         failures += not ok
@@ -157,3 +161,46 @@ def run_demo(out_dir: str | None, out: TextIO) -> int:
         f"{directory}/1-valid.png\n"
     )
     return 0 if failures == 0 else 1
+
+
+class DemoFrameSource:
+    """A replay camera for the app's demo mode: each case's code on a 1280x720 frame, in turn,
+    with an empty frame between cases. Codes are made fresh at the time they are shown, like a
+    phone's, so the demo runs for as long as you like."""
+
+    def __init__(
+        self, world: DemoWorld, clock: Callable[[], int], seconds_per_case: float = 4.0,
+        fps: float = 10.0,
+    ) -> None:
+        self.world, self.clock = world, clock
+        self.seconds_per_case, self.fps = seconds_per_case, fps
+        self._started = time.monotonic()
+
+    def read(self):  # -> Frame; typed loosely to keep the camera package out of this module
+        from verifier.camera.base import Frame
+
+        time.sleep(1 / self.fps)
+        elapsed = time.monotonic() - self._started
+        slot = int(elapsed // self.seconds_per_case)
+        phase = (elapsed % self.seconds_per_case) / self.seconds_per_case
+        if phase > 0.75:  # the phone is taken away
+            return Frame(np.full((720, 1280), 128, np.uint8), time.monotonic())
+        case = self.world.cases[slot % len(self.world.cases)]
+        return Frame(qr_frame(case.present(self.clock())), time.monotonic())
+
+    def close(self) -> None:
+        return None
+
+
+def qr_frame(text: str, width: int = 1280, height: int = 720, module_px: int = 4) -> np.ndarray:
+    """A greyscale frame with the QR code centred on a grey 'phone screen'."""
+    import segno
+
+    code = segno.make_qr(text, error="m", mode="alphanumeric", boost_error=False)
+    modules = np.array([list(row) for row in code.matrix], np.uint8)
+    modules = np.pad(modules, 4)  # quiet zone
+    symbol = np.where(np.kron(modules, np.ones((module_px, module_px), np.uint8)), 0, 255)
+    frame = np.full((height, width), 128, np.uint8)
+    y, x = (height - symbol.shape[0]) // 2, (width - symbol.shape[1]) // 2
+    frame[y : y + symbol.shape[0], x : x + symbol.shape[1]] = symbol
+    return frame

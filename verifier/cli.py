@@ -49,6 +49,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
     sub.add_parser("sync", help="fetch the trust list and revocation list from list_url")
 
+    app = sub.add_parser("app", help="the inspector's full-screen terminal app")
+    app.add_argument("--demo", action="store_true", help="replay demo credentials, no hardware")
+    app.add_argument("--replay", metavar="PATH", help="read frames from images or a video")
+    app.add_argument("--kiosk", action="store_true", help="ask before quitting")
+    app.add_argument("--lang", choices=("pl", "en"), help="language (default: config)")
+
     args = parser.parse_args(list(argv))
     if args.command == "check" and args.window is not None and args.window < 0:
         parser.error("--window must not be negative")
@@ -72,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(Path(args.config) if args.config else None)
             return run_sync(config, sys.stdout, sys.stderr)
+        if args.command == "app":
+            from verifier.app_cmd import run_app
+
+            return run_app(args)
         if args.command == "demo":
             from issuer_stub.demo import run_demo
 

@@ -1,0 +1,1 @@
+"""The inspector's Textual app. Only this package imports textual."""
