@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,8 @@ from pathlib import Path
 from aiohttp import web
 
 from issuer_stub.registry import REVOCATION_FILE, TRUST_LIST_FILE, Registry
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/cose"
 FILES = (TRUST_LIST_FILE, REVOCATION_FILE)
@@ -115,9 +118,12 @@ async def _republish_loop(
     """Publish a fresh revocation list whenever the held one is ``every`` seconds old."""
     loop = asyncio.get_running_loop()
     while True:
-        age = await loop.run_in_executor(None, registry.revocation_age, clock())
-        if age is None or age >= every:
-            await loop.run_in_executor(None, lambda: registry.publish(clock(), trust=False))
+        try:
+            age = await loop.run_in_executor(None, registry.revocation_age, clock())
+            if age is None or age >= every:
+                await loop.run_in_executor(None, lambda: registry.publish(clock(), trust=False))
+        except Exception as exc:  # a full disk must not stop the timer for good
+            log.error("republishing the revocation list failed: %s", exc)
         await asyncio.sleep(min(tick, every))
 
 

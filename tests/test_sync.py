@@ -245,13 +245,54 @@ def test_server_down_keeps_the_old_lists_and_records_the_failure(env: Env) -> No
     assert state["last_sync"]["ok"] is False
 
 
-def test_http_errors_are_retried_then_reported(env: Env, tmp_path: Path) -> None:
+def test_a_missing_file_is_reported_without_retries(env: Env) -> None:
     env.sync()
     env.registry.revocation_path.unlink()  # the server now answers 404 for it
     report = env.sync()
     assert report.revocations.status == "failed" and "HTTP 404" in report.revocations.message
     assert env.sleeps == []  # a 404 is not retried
     assert held(env) == (1, 1)
+
+
+class _FakeResponse:
+    def __init__(self, status: int, body: bytes = b"") -> None:
+        self.status_code, self.body = status, body
+        self.headers = {"Content-Length": str(len(body))}
+
+    def __enter__(self) -> _FakeResponse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def iter_content(self, size: int) -> Iterator[bytes]:
+        yield self.body
+
+
+class _FlakySession:
+    """Answers 503 twice, then serves ``body``; records the request headers."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.calls = body, 0
+        self.sent: list[dict[str, str]] = []
+
+    def get(self, url: str, headers: dict[str, str], **kwargs: Any) -> _FakeResponse:
+        self.calls += 1
+        self.sent.append(headers)
+        return _FakeResponse(503) if self.calls <= 2 else _FakeResponse(200, self.body)
+
+
+def test_server_errors_are_retried_with_backoff(env: Env) -> None:
+    session = _FlakySession(env.registry.trust_list_path.read_bytes())
+    syncer = env.syncer(session=session, backoff=2.0, retries=2)
+    status, body, _headers = syncer._get("http://127.0.0.1:9/trustlist.cbor", {})
+    assert (status, body, session.calls, env.sleeps) == (200, session.body, 3, [2.0, 4.0])
+    session.calls = -10  # now it only ever answers 503
+    report = env.sync(session=session, retries=1)
+    assert report.trust_list.status == "failed" and "HTTP 503" in report.trust_list.message
+    assert held(env) == (None, None)
+    sent = session.sent[-1]
+    assert sent["Accept-Encoding"] == "identity" and "If-None-Match" not in sent
 
 
 def _fail_on(monkeypatch: pytest.MonkeyPatch, name: str, nth: int) -> None:

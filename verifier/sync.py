@@ -116,7 +116,9 @@ class Syncer:
     # One list --------------------------------------------------------------------------------
     def _sync_one(self, name: str, filename: str, key: str, skews: list[int]) -> ListSync:
         held_seq = self._held_seq(key)
-        headers = {"Accept": "application/cose"}
+        # identity: signed random ids do not compress (bench/RESULTS.md), and an uncompressed
+        # body makes Content-Length exact and rules out a decompression bomb.
+        headers = {"Accept": "application/cose", "Accept-Encoding": "identity"}
         if held_seq is not None:  # conditional only while a good list is actually held
             meta = self._state_of(key)
             if meta.get("etag"):
