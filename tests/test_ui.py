@@ -1,0 +1,171 @@
+"""The inspector's app driven with Textual's pilot: real verdicts from issuer-made codes."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.conftest import NOW, World
+from verifier.clock import FixedClock
+from verifier.reasons import Verdict
+from verifier.ui.app import InspectorApp
+from verifier.ui.feedback import RecordingFeedback
+from verifier.ui.screens.history import DetailsScreen, HistoryScreen
+from verifier.ui.screens.scan import ScanScreen
+from verifier.ui.services import Services
+from verifier.ui.widgets.status import StatusBar
+from verifier.ui.widgets.verdict import VerdictPanel
+
+
+class FakeScanner:
+    """Stands in for the camera thread: the test pushes texts as if decoded from frames."""
+
+    def __init__(self) -> None:
+        self.on_texts = None
+        self.stopped = threading.Event()
+
+    def start(self, on_texts, on_state) -> None:
+        self.on_texts = on_texts
+        self.on_state = on_state
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def make_app(world: World, **kw) -> tuple[InspectorApp, FixedClock, RecordingFeedback]:
+    clock, feedback = FixedClock(NOW), RecordingFeedback()
+    services = Services(load_trust=world.trust_data, clock=clock, feedback=feedback, **kw)
+    return InspectorApp(services, language="en", clear_after=15), clock, feedback
+
+
+def panel_text(app: InspectorApp) -> str:
+    return str(app.screen.query_one(VerdictPanel).render())
+
+
+async def test_ready_then_valid_then_clears(world: World) -> None:
+    app, clock, feedback = make_app(world)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "Ready" in panel_text(app)
+        app.submit_texts([world.wallet().present(NOW)])
+        await pilot.pause()
+        assert "VALID" in panel_text(app)
+        assert app.screen.query_one(VerdictPanel).has_class("-valid")
+        assert "Jaźń-Kowalska" in str(app.screen.query_one("#holder-fields").render())
+        assert feedback.signals == [Verdict.VALID]
+        clock.advance(16)
+        app.tick()
+        await pilot.pause()
+        assert "Ready" in panel_text(app)
+        assert "Jaźń" not in str(app.screen.query_one("#holder-fields").render())
+
+
+async def test_usb_scanner_keystrokes_are_checked(world: World) -> None:
+    app, _, _ = make_app(world)
+    cti = bytes(range(16))
+    text = world.wallet(cti=cti).present(NOW)
+    world.ministry.revoked.add(cti)
+    app.services.load_trust = world.trust_data
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.reload_trust()
+        await pilot.press(*list(text), "enter")
+        await pilot.pause()
+        assert app.result is not None and app.result.reason == "revoked"
+        assert app.screen.query_one(VerdictPanel).has_class("-invalid")
+        assert "revoked" in panel_text(app)
+
+
+async def test_same_code_is_not_reannounced_and_a_new_one_replaces_it(world: World) -> None:
+    scanner = FakeScanner()
+    app, clock, feedback = make_app(world, scanner=scanner)
+    async with app.run_test() as pilot:
+        good = world.wallet()
+        for _ in range(3):
+            app.submit_texts([good.present(NOW)])
+        app.submit_texts([good.present(NOW + 1)])  # refreshed code, same credential
+        await pilot.pause()
+        assert feedback.signals == [Verdict.VALID]
+        app.submit_texts([world.wallet().present(NOW - 500)])  # another phone, a screenshot
+        await pilot.pause()
+        assert feedback.signals == [Verdict.VALID, Verdict.INVALID]
+        assert "not fresh" in panel_text(app)
+        clock.advance(6)
+        app.submit_texts([good.present(NOW + 6)])
+        assert feedback.signals[-1] is Verdict.VALID
+    assert scanner.stopped.is_set()
+
+
+async def test_warning_is_amber_and_status_shows_counts(world: World) -> None:
+    stale = World()
+    data = stale.trust_data()
+    object.__setattr__(data, "revocations", None)
+    app, _, _ = make_app(stale)
+    app.services.load_trust = lambda: data
+    async with app.run_test() as pilot:
+        app.submit_texts([stale.wallet().present(NOW)])
+        await pilot.pause()
+        assert app.screen.query_one(VerdictPanel).has_class("-warning")
+        assert "CHECK" in panel_text(app)
+        status = str(app.screen.query_one(StatusBar).render())
+        assert "? 1" in status and "RL —" in status
+
+
+async def test_language_toggle_and_help(world: World) -> None:
+    app, _, _ = make_app(world)
+    async with app.run_test() as pilot:
+        app.submit_texts([world.wallet().present(NOW)])
+        await pilot.press("l")
+        assert "WAŻNA" in panel_text(app)
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert isinstance(app.screen, ScanScreen)
+
+
+async def test_history_keeps_no_names_and_shows_every_check(world: World) -> None:
+    app, _, _ = make_app(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.submit_texts([world.wallet(exp=NOW - 1).present(NOW)])
+        await pilot.press("h")
+        assert isinstance(app.screen, HistoryScreen)
+        assert "Jaźń" not in repr(app.history)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+        details = str(app.screen.query_one("#details").render())
+        assert "✔ unknown_issuer" in details and "✘ expired" in details
+
+
+async def test_without_trust_list_it_says_so_before_scanning() -> None:
+    from verifier.errors import ConfigError
+
+    def missing():
+        raise ConfigError("no trust list in /x: run 'verifier sync'")
+
+    app = InspectorApp(Services(load_trust=missing, clock=FixedClock(NOW)), language="en")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "Cannot verify" in panel_text(app)
+        assert app.submit_texts(["ML1:anything"]) is None
+
+
+async def test_quit_without_kiosk_exits_at_once(world: World) -> None:
+    app, _, _ = make_app(world)
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ != "ConfirmQuit"
+    assert app.return_code == 0
+
+
+async def test_kiosk_quit_needs_confirmation(world: World) -> None:
+    app, _, _ = make_app(world)
+    app.kiosk = True
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "ConfirmQuit"
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ScanScreen) and app.is_running
+        await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
