@@ -4,7 +4,7 @@ OpenCV failure without a device, the factory, and retry with backoff."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -103,7 +103,7 @@ def test_replay_bad_path(tmp_path: Path, name: str) -> None:
 class FakePicamera2:
     """Stands in for picamera2.Picamera2: same method names, YUV420 frames with stride padding."""
 
-    instances: list[FakePicamera2] = []
+    instances: ClassVar[list[FakePicamera2]] = []
 
     def __init__(self, camera_num: int = 0, *, frames: int = 3, busy: bool = False) -> None:
         if busy:

@@ -107,13 +107,18 @@ class ZxingDecoder:
 
 
 class PyzbarDecoder:
-    """pyzbar on the frame, then on its inverse only if nothing was found (dark mode)."""
+    """pyzbar on the frame, then (``invert``) on its inverse if nothing was found (dark mode)."""
 
-    name = "pyzbar"
+    def __init__(self, invert: bool = True) -> None:
+        self.invert = invert
+        self.name = "pyzbar" if invert else "pyzbar-plain"
 
     def decode(self, gray: np.ndarray) -> list[str]:
         gray = _as_gray(gray)
-        return pyzbar_texts(gray) or pyzbar_texts(255 - gray)
+        texts = pyzbar_texts(gray)
+        if not texts and self.invert:
+            texts = pyzbar_texts(255 - gray)
+        return texts
 
 
 class OpenCVDecoder:
