@@ -456,6 +456,9 @@ def test_freshness_summary(env: Env) -> None:
     missing = summarise(trust, None, NOW)
     assert missing.stale and missing.revocation_age is None
     assert not summarise(None, None, NOW).can_verify
+    with_state = summarise(trust, revocations, NOW + 30, env.store.state())
+    assert (with_state.last_sync_age, with_state.last_sync_ok) == (30, True)
+    assert fresh.last_sync_age is None and fresh.last_sync_ok is None
     assert [format_age(s) for s in (None, 5, 600, 7200, 3 * 86400, -90)] == [
         "-", "5 s", "10 min", "2 h", "3 d", "-1 min"
     ]

@@ -6,7 +6,9 @@ bar never says "fresh" while a check would warn.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from verifier.policy import REVOCATION_MAX_AGE
 from verifier.revocation import RevocationList
@@ -22,6 +24,8 @@ class Freshness:
     revoked_count: int | None
     stale: bool  # no revocation list, or one older than 24 h (revocation_list_stale)
     clock_behind: bool  # now is before a held list's iat (clock_behind)
+    last_sync_age: int | None = None  # seconds since the last sync attempt, from the state
+    last_sync_ok: bool | None = None
 
     @property
     def can_verify(self) -> bool:
@@ -30,8 +34,15 @@ class Freshness:
 
 
 def summarise(
-    trust_list: TrustList | None, revocations: RevocationList | None, now: int
+    trust_list: TrustList | None,
+    revocations: RevocationList | None,
+    now: int,
+    state: Mapping[str, Any] | None = None,
 ) -> Freshness:
+    """``state`` is ``ListStore.state()`` (written by verifier.sync), for the last-sync fields."""
+    last = (state or {}).get("last_sync")
+    last = last if isinstance(last, dict) else {}
+    at, ok = last.get("at"), last.get("ok")
     iats = [lst.iat for lst in (trust_list, revocations) if lst is not None]
     revocation_age = None if revocations is None else now - revocations.iat
     return Freshness(
@@ -42,6 +53,8 @@ def summarise(
         revoked_count=None if revocations is None else len(revocations),
         stale=revocation_age is None or revocation_age > REVOCATION_MAX_AGE,
         clock_behind=any(now < iat for iat in iats),
+        last_sync_age=now - at if type(at) is int else None,
+        last_sync_ok=ok if type(ok) is bool else None,
     )
 
 
