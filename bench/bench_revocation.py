@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         (
             "memory kept (tracemalloc)",
             f"{rl_mem / MB:.1f} MiB (peak {rl_peak / MB:.1f})",
-            f"set: {set_mem / MB:.1f} MiB (peak {set_peak / MB:.1f}); ratio {set_mem / rl_mem:.1f}x",
+            f"set: {set_mem / MB:.1f} MiB (peak {set_peak / MB:.1f}); "
+            f"ratio {set_mem / rl_mem:.1f}x",
         ),
         ("lookup, hit", f"{rl_hit:.2f} µs", f"set: {set_hit:.3f} µs ({rl_hit / set_hit:.0f}x)"),
         (

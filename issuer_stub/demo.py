@@ -116,9 +116,7 @@ def build_world(now: int) -> DemoWorld:
             Verdict.INVALID,
             Reason.PRESENTATION_STALE,
         ),
-        DemoCase(
-            "forged credential", forger_device.present, Verdict.INVALID, Reason.BAD_SIGNATURE
-        ),
+        DemoCase("forged credential", forger_device.present, Verdict.INVALID, Reason.BAD_SIGNATURE),
     )
     return DemoWorld(
         ministry=ministry,
@@ -169,7 +167,10 @@ class DemoFrameSource:
     phone's, so the demo runs for as long as you like."""
 
     def __init__(
-        self, world: DemoWorld, clock: Callable[[], int], seconds_per_case: float = 4.0,
+        self,
+        world: DemoWorld,
+        clock: Callable[[], int],
+        seconds_per_case: float = 4.0,
         fps: float = 10.0,
     ) -> None:
         self.world, self.clock = world, clock

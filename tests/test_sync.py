@@ -210,7 +210,7 @@ def test_an_oversize_list_is_not_downloaded(env: Env) -> None:
 class _Streamed:
     """A response without Content-Length whose body never ends: the cap must stop it."""
 
-    headers: dict[str, str] = {}  # noqa: RUF012
+    headers: dict[str, str] = {}
 
     def __init__(self) -> None:
         self.chunks_read = 0

@@ -30,7 +30,11 @@ def _same_outcome(a: CheckResult, b: CheckResult) -> bool:
         and b.credential is not None
         and a.credential.cti == b.credential.cti
     )
-    return same_credential and (a.verdict, a.reason, a.warnings) == (b.verdict, b.reason, b.warnings)
+    return same_credential and (a.verdict, a.reason, a.warnings) == (
+        b.verdict,
+        b.reason,
+        b.warnings,
+    )
 
 
 class InspectorApp(App[None]):
@@ -106,7 +110,11 @@ class InspectorApp(App[None]):
         if self.trust is None:
             return None  # the panel already says the verifier cannot verify
         now = self.services.clock.now()
-        text = texts[0] if len(texts) == 1 else next((t for t in texts if t.startswith("ML1:")), texts[0])
+        text = (
+            texts[0]
+            if len(texts) == 1
+            else next((t for t in texts if t.startswith("ML1:")), texts[0])
+        )
         recent = now - self.last_seen < REPEAT_AFTER
         if text == self.last_text and recent:
             self.last_seen = now

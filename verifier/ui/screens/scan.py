@@ -38,7 +38,9 @@ class ScanScreen(Screen[None]):
         elif event.character and event.character in SCANNER_CHARS:
             self._typed.append(event.character)
             shown = "".join(self._typed)
-            self.query_one("#typed", Static).update(f"⌨ {shown[:60]}…" if len(shown) > 60 else f"⌨ {shown}")
+            self.query_one("#typed", Static).update(
+                f"⌨ {shown[:60]}…" if len(shown) > 60 else f"⌨ {shown}"
+            )
             event.stop()
 
     def on_paste(self, event: events.Paste) -> None:

@@ -26,8 +26,10 @@ def half_blocks(jpeg: bytes, columns: int, rows: int) -> Text:
             top, bottom = small[y, x], small[y + 1, x]
             text.append(
                 "▀",
-                Style(color=f"rgb({top[0]},{top[1]},{top[2]})",
-                      bgcolor=f"rgb({bottom[0]},{bottom[1]},{bottom[2]})"),
+                Style(
+                    color=f"rgb({top[0]},{top[1]},{top[2]})",
+                    bgcolor=f"rgb({bottom[0]},{bottom[1]},{bottom[2]})",
+                ),
             )
         text.append("\n")
     return text

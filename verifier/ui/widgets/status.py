@@ -29,12 +29,12 @@ class StatusBar(Static):
         text.append(f"cam: {info.camera}{fps}  ")
         text.append(f"TL {age_text(info.trust_list_age)}  ")
         stale = info.revocation_age is None or info.revocation_age > REVOCATION_MAX_AGE
-        text.append(
-            f"RL {age_text(info.revocation_age)}", style="bold yellow" if stale else ""
-        )
+        text.append(f"RL {age_text(info.revocation_age)}", style="bold yellow" if stale else "")
         text.append(f"  sync: {info.last_sync}  ")
-        text.append("clock BEHIND" if info.clock_behind else "clock ok",
-                    style="bold yellow" if info.clock_behind else "")
+        text.append(
+            "clock BEHIND" if info.clock_behind else "clock ok",
+            style="bold yellow" if info.clock_behind else "",
+        )
         v, i, c = info.counts
         text.append(f"  ✔ {v}  ✘ {i}  ? {c}")
         self.update(text)
