@@ -122,11 +122,9 @@ def test_untagged_and_unprotected_kid(world: World) -> None:
     assert check(world, qr_text(untagged)).reason is Reason.MALFORMED
 
 
-@pytest.mark.parametrize("layer", ["credential", "presentation"])
-@pytest.mark.parametrize("alg", [-35, -8, 0, -257])
-def test_unsupported_algorithm(world: World, layer: str, alg: int) -> None:
-    wallet = Wallet.new()
-    claims = credential_claims(
+def _claims(wallet: Wallet) -> dict:
+    """Well-formed claims of the listed university, bound to ``wallet``'s device key."""
+    return credential_claims(
         iss="PL-1043",
         student=STUDENT,
         device_key=wallet.public_key,
@@ -135,6 +133,13 @@ def test_unsupported_algorithm(world: World, layer: str, alg: int) -> None:
         nbf=NOW - DAY,
         exp=NOW + DAY,
     )
+
+
+@pytest.mark.parametrize("layer", ["credential", "presentation"])
+@pytest.mark.parametrize("alg", [-35, -8, 0, -257])
+def test_unsupported_algorithm(world: World, layer: str, alg: int) -> None:
+    wallet = Wallet.new()
+    claims = _claims(wallet)
     cred_alg = alg if layer == "credential" else -7
     wallet.credential = sign_credential(world.uni.key, claims, alg=cred_alg)
     pres_alg = alg if layer == "presentation" else -7
@@ -153,15 +158,7 @@ def test_unknown_issuer(world: World) -> None:
 
 def test_bad_signature_forged_with_listed_kid(world: World) -> None:
     wallet = Wallet.new()
-    claims = credential_claims(
-        iss="PL-1043",
-        student=STUDENT,
-        device_key=wallet.public_key,
-        cti=bytes(16),
-        iat=NOW - DAY,
-        nbf=NOW - DAY,
-        exp=NOW + DAY,
-    )
+    claims = _claims(wallet)
     wallet.credential = sign_credential(new_key(), claims, kid=world.uni.kid)
     result = check(world, wallet.present(NOW))
     assert result.reason is Reason.BAD_SIGNATURE

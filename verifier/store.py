@@ -76,25 +76,32 @@ class ListStore:
         except ListError:
             return None  # a damaged cache file is replaced by any list that verifies
 
+    def _store_if_newer(
+        self,
+        new: TrustList | RevocationList,
+        held: TrustList | RevocationList | None,
+        path: Path,
+        what: str,
+        stored: str,
+    ) -> Offer:
+        held_seq, held_raw = (None, None) if held is None else (held.seq, held.raw)
+        if not _newer(held_seq, held_raw, new.seq, new.raw, what):
+            return Offer(False, new.seq, f"{what} seq {new.seq} already held")
+        write_atomic(path, new.raw)
+        return Offer(True, new.seq, f"{what} seq {new.seq} stored{stored}")
+
     def offer_trust_list(self, raw: bytes) -> Offer:
         """Verify and store a trust list if newer; raises ListError when rejected."""
         new = TrustList.from_bytes(raw, self.anchor)
         held = self._held(self.trust_list)
-        held_seq, held_raw = (None, None) if held is None else (held.seq, held.raw)
-        if not _newer(held_seq, held_raw, new.seq, raw, "trust list"):
-            return Offer(False, new.seq, f"trust list seq {new.seq} already held")
-        write_atomic(self.trust_list_path, raw)
-        return Offer(True, new.seq, f"trust list seq {new.seq} stored")
+        return self._store_if_newer(new, held, self.trust_list_path, "trust list", "")
 
     def offer_revocations(self, raw: bytes) -> Offer:
         """Verify and store a revocation list if newer; raises ListError when rejected."""
         new = RevocationList.from_bytes(raw, self.anchor)
         held = self._held(self.revocations)
-        held_seq, held_raw = (None, None) if held is None else (held.seq, held.raw)
-        if not _newer(held_seq, held_raw, new.seq, raw, "revocation list"):
-            return Offer(False, new.seq, f"revocation list seq {new.seq} already held")
-        write_atomic(self.revocation_path, raw)
-        return Offer(True, new.seq, f"revocation list seq {new.seq} stored ({len(new)} ids)")
+        ids = f" ({len(new)} ids)"
+        return self._store_if_newer(new, held, self.revocation_path, "revocation list", ids)
 
     # Sync bookkeeping (no personal data): when each step last succeeded or failed.
     def state(self) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from verifier.errors import VerifierError
-from verifier.pipeline import check_texts
+from verifier.pipeline import check_texts, pick_text
 from verifier.policy import list_warnings
 from verifier.reasons import Verdict, WarningCode
 from verifier.result import CheckResult
@@ -110,11 +110,9 @@ class InspectorApp(App[None]):
         if self.trust is None:
             return None  # the panel already says the verifier cannot verify
         now = self.services.clock.now()
-        text = (
-            texts[0]
-            if len(texts) == 1
-            else next((t for t in texts if t.startswith("ML1:")), texts[0])
-        )
+        text = pick_text(texts)
+        if text is None:
+            return None
         recent = now - self.last_seen < REPEAT_AFTER
         if text == self.last_text and recent:
             self.last_seen = now
