@@ -19,6 +19,7 @@ from verifier.decoding import (
     load_gray,
     remove_moire,
 )
+from verifier.decoding_grid import alignment_positions, fixed_modules, symbol_size
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus"
@@ -70,11 +71,14 @@ def test_pipeline_reads_every_easy_frame(corpus_results: dict[str, Counter]) -> 
 
 
 @needs_corpus
-def test_pipeline_floor_per_tier(corpus_results: dict[str, Counter]) -> None:
-    # Measured: 12 easy, 6 medium, 3 hard of 12 each (bench/RESULTS.md).
-    got = corpus_results["pipeline"]
-    assert got["medium"] >= 6
-    assert got["hard"] >= 3
+def test_pipeline_reads_every_medium_frame(corpus_results: dict[str, Counter]) -> None:
+    assert corpus_results["pipeline"]["medium"] == 12
+
+
+@needs_corpus
+def test_pipeline_floor_hard(corpus_results: dict[str, Counter]) -> None:
+    # Measured: 6 of 12 hard frames (bench/RESULTS.md); the rest are below ~2.6 px/module.
+    assert corpus_results["pipeline"]["hard"] >= 6
 
 
 @needs_corpus
@@ -86,13 +90,7 @@ def test_pipeline_beats_each_single_library(corpus_results: dict[str, Counter]) 
 
 
 @needs_corpus
-@pytest.mark.xfail(strict=True, reason="target not reached: 6 of 12 medium frames decode")
-def test_target_every_medium_frame(corpus_results: dict[str, Counter]) -> None:
-    assert corpus_results["pipeline"]["medium"] == 12
-
-
-@needs_corpus
-@pytest.mark.parametrize("index", [0, 3, 12, 13])
+@pytest.mark.parametrize("index", [0, 3, 12, 13, 18, 20])
 def test_dark_mode_corpus_frames(index: int) -> None:
     """Inverted frames (light modules on a dark screen), including fallback-only ones."""
     frame = _frames()[index]
@@ -103,6 +101,57 @@ def test_dark_mode_corpus_frames(index: int) -> None:
 @pytest.mark.parametrize("dark", [False, True])
 def test_rendered_code_both_polarities(dark: bool) -> None:
     assert decode_gray(_render("ML1:HELLO WORLD 123", dark=dark)) == ["ML1:HELLO WORLD 123"]
+
+
+def _camera_like(text: str, ppm: float, sigma: float, seed: int = 0) -> np.ndarray:
+    """A code at ``ppm`` camera px/module, rotated 12 degrees, keystoned, blurred, noisy."""
+    import cv2
+    import segno
+
+    rng = np.random.default_rng(seed)
+    code = segno.make(text, error="m", micro=False, boost_error=False)
+    modules = np.pad(np.array(code.matrix, np.uint8), 6)
+    screen = np.where(np.kron(modules, np.ones((8, 8), np.uint8)) > 0, 60, 215).astype(np.uint8)
+    half = ppm * modules.shape[0] / 2
+    quad = np.float32([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * half
+    quad[:, 0] *= 1 + 0.1 * quad[:, 1] / half
+    a = np.deg2rad(12.0)
+    quad = quad @ np.float32([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) + [640, 360]
+    side = screen.shape[0]
+    src = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    matrix = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    img = cv2.warpPerspective(screen, matrix, (1280, 720), flags=cv2.INTER_AREA, borderValue=90)
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), sigma) + rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_grid_reader_small_blurred_tilted_code(dark: bool) -> None:
+    """2.8 px/module with blur sigma 1.2 px: zxing 3.1 and pyzbar alone read neither."""
+    chars = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+    text = "ML1:" + "".join(np.random.default_rng(1).choice(chars, 585))
+    gray = _camera_like(text, 2.8, 1.2)
+    assert PipelineDecoder(budget_s=None).decode(255 - gray if dark else gray) == [text]
+
+
+def test_alignment_positions_match_the_standard() -> None:
+    from segno import consts
+
+    for version in range(2, 41):
+        assert alignment_positions(version) == list(consts.ALIGNMENT_POS[version - 2])
+    assert alignment_positions(1) == []
+
+
+@pytest.mark.parametrize("version", [1, 2, 7, 15, 27, 40])
+def test_fixed_modules_match_every_mask(version: int) -> None:
+    import segno
+
+    fixed = fixed_modules(version)
+    assert fixed.known.shape == (symbol_size(version),) * 2
+    for mask in range(8):
+        code = segno.make_qr("ML1", version=version, error="m", mask=mask, boost_error=False)
+        dark = np.array(code.matrix, bool)
+        assert np.array_equal(dark[fixed.known], fixed.dark[fixed.known])
 
 
 def test_empty_frames_give_nothing() -> None:

@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from verifier.decoding_grid import Located, locate, read_located
 from verifier.errors import ConfigError
 
 #: Modules across an ML1 code (version 23-24 QR); the warp aims at this grid size.
@@ -73,14 +74,18 @@ def _unique(texts: list[str]) -> list[str]:
     return list(dict.fromkeys(t for t in texts if t))
 
 
-def zxing_read(gray: np.ndarray, *, downscale: bool = True, errors: bool = False) -> list:
-    """zxing-cpp results for QR codes only (with undecodable detections when ``errors``)."""
+def zxing_read(
+    gray: np.ndarray, *, downscale: bool = True, errors: bool = False, invert: bool = True
+) -> list:
+    """zxing-cpp results for QR codes only (with undecodable detections when ``errors``;
+    ``invert`` also tries the inverted image, which doubles the cost on a busy frame)."""
     import zxingcpp
 
     return zxingcpp.read_barcodes(
         gray,
         formats=zxingcpp.BarcodeFormat.QRCode,
         try_downscale=downscale,
+        try_invert=invert,
         return_errors=errors,
     )
 
@@ -306,12 +311,32 @@ class _Work:
         self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
         self._clean: np.ndarray | None = None
         self._dark: bool | None = None
+        self._located: list[Located] | None = None
 
     @property
     def clean(self) -> np.ndarray:
         if self._clean is None:
             self._clean = remove_moire(self.crop)
         return self._clean
+
+    @property
+    def located(self) -> list[Located]:
+        """Module grids fitted to the symbol (at most two versions), best first."""
+        if self._located is None:
+            self._located = locate(self.crop, self.corners)
+        return self._located
+
+    def grid(self, clean: bool = False) -> list[str]:
+        """Texts read by resampling each located grid, from the crop or its de-moired copy;
+        nothing to do on the copy if no moire was found (it is then the crop itself)."""
+        image = self.clean if clean else self.crop
+        if clean and image is self.crop:
+            return []
+        for where in self.located:
+            texts = read_located(image, where)
+            if texts:
+                return texts
+        return []
 
     def rectified(self, ppm: float, clean: bool = False) -> np.ndarray:
         img = rectify(self.clean if clean else self.crop, self.corners, ppm)
@@ -327,19 +352,15 @@ def _z(img: np.ndarray) -> list[str]:
     return zxing_texts(img, downscale=False)
 
 
-#: Fallback attempts, cheapest and most productive first (see bench/RESULTS.md).
+#: Fallback attempts, most productive first (measured: bench/RESULTS.md). The grid reader
+#: does almost all the work; the plain warps are for symbols whose finder patterns it
+#: cannot place, pyzbar is a second opinion with a different binariser.
 FALLBACKS: tuple[tuple[str, Attempt], ...] = (
+    ("grid", lambda w: w.grid()),
+    ("grid-demoire", lambda w: w.grid(clean=True)),
     ("warp3", lambda w: _z(w.rectified(3))),
     ("crop-x2", lambda w: _z(upscale(w.crop))),
-    ("warp4-sharp", lambda w: _z(sharpen(w.rectified(4), 2.0))),
-    ("warp3-sharp", lambda w: _z(sharpen(w.rectified(3), 1.5))),
-    ("warp6", lambda w: _z(w.rectified(6))),
     ("pyzbar-warp4", lambda w: pyzbar_texts(w.rectified(4))),
-    ("demoire-warp5", lambda w: _z(w.rectified(5, clean=True))),
-    ("demoire-warp4-sharp", lambda w: _z(sharpen(w.rectified(4, clean=True), 2.0))),
-    ("demoire-warp3", lambda w: _z(w.rectified(3, clean=True))),
-    ("demoire-warp6-sharp", lambda w: _z(sharpen(w.rectified(6, clean=True), 3.0))),
-    ("pyzbar-demoire-warp4", lambda w: pyzbar_texts(w.rectified(4, clean=True))),
 )
 
 
@@ -361,7 +382,7 @@ class PipelineDecoder:
     def decode(self, gray: np.ndarray) -> list[str]:
         gray = _as_gray(gray)
         start = self.clock()
-        results = zxing_read(gray, errors=True)
+        results = zxing_read(gray, errors=True, invert=False)
         texts = _unique([r.text for r in results if r.valid])
         if texts:
             return texts

@@ -1,0 +1,481 @@
+"""Module-grid resampling: read a QR symbol too small or too blurred for zxing's own sampler.
+
+zxing binarises the frame first and then samples the binary image; at ~3 camera pixels per
+module with lens blur, glare and moire the binarisation already loses the symbol. Here the
+grid is fitted on the grey image instead, from the symbol's fixed patterns:
+
+1. a rough square view of the region the texture probe found;
+2. the three finder patterns by normalised cross-correlation at a few module sizes (the
+   corner without one is the bottom right, which also gives the orientation);
+3. for each plausible version: a homography from the finder centres and the bottom-right
+   alignment pattern, refined by least squares on every alignment pattern found near its
+   predicted place;
+4. every module centre sampled (averaged over the module's middle) from the original frame;
+5. a linear equaliser fitted on the modules whose colour the version fixes (finders,
+   separators, timing, alignment patterns), which learns this frame's contrast, glare and
+   blur (inter-module smear), then applied to all modules and thresholded;
+6. a clean symbol rendered from the result for zxing's pure-symbol reader, which does the
+   format/version checks and the Reed-Solomon correction: a wrong sample costs a
+   correctable codeword error, never a wrong text.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Ratio between the module sizes tried for the finder search (normalised correlation
+#: tolerates about this much scale mismatch).
+PITCH_STEP = 1.18
+
+
+def symbol_size(version: int) -> int:
+    return 17 + 4 * version
+
+
+def alignment_positions(version: int) -> list[int]:
+    """Row/column indices of alignment pattern centres (ISO/IEC 18004 table E.1)."""
+    if version == 1:
+        return []
+    count = version // 7 + 2
+    size = symbol_size(version)
+    step = (version * 8 + count * 3 + 5) // (count * 4 - 4) * 2
+    return [6, *sorted(size - 7 - i * step for i in range(count - 1))]
+
+
+def alignment_centres(version: int) -> list[tuple[int, int]]:
+    """(row, col) of every alignment pattern, leaving out the three under finder patterns."""
+    pos = alignment_positions(version)
+    if not pos:
+        return []
+    first, last = pos[0], pos[-1]
+    corners = {(first, first), (first, last), (last, first)}
+    return [(r, c) for r in pos for c in pos if (r, c) not in corners]
+
+
+@dataclass(frozen=True)
+class FixedModules:
+    """Modules whose colour the version alone fixes: ``known`` mask and their ``dark`` value."""
+
+    known: np.ndarray
+    dark: np.ndarray
+
+
+def _finder() -> np.ndarray:
+    ring = np.ones((7, 7), bool)
+    ring[1:6, 1:6] = False
+    ring[2:5, 2:5] = True
+    return ring
+
+
+def _alignment() -> np.ndarray:
+    ring = np.ones((5, 5), bool)
+    ring[1:4, 1:4] = False
+    ring[2, 2] = True
+    return ring
+
+
+@functools.lru_cache(maxsize=48)
+def fixed_modules(version: int) -> FixedModules:
+    n = symbol_size(version)
+    known = np.zeros((n, n), bool)
+    dark = np.zeros((n, n), bool)
+    for r, c in ((0, 0), (0, n - 7), (n - 7, 0)):
+        r0, c0 = max(r - 1, 0), max(c - 1, 0)
+        known[r0 : r + 8, c0 : c + 8] = True  # finder with its light separator
+        dark[r : r + 7, c : c + 7] = _finder()
+    idx = np.arange(8, n - 8)
+    known[6, idx] = known[idx, 6] = True
+    dark[6, idx] = dark[idx, 6] = idx % 2 == 0
+    for r, c in alignment_centres(version):
+        known[r - 2 : r + 3, c - 2 : c + 3] = True
+        dark[r - 2 : r + 3, c - 2 : c + 3] = _alignment()
+    known[n - 8, 8] = dark[n - 8, 8] = True  # the always-dark module
+    known.setflags(write=False)
+    dark.setflags(write=False)
+    return FixedModules(known, dark)
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@functools.lru_cache(maxsize=64)
+def _template(kind: str, pitch_x100: int) -> np.ndarray:
+    """A finder (with a module of light margin) or alignment pattern at a module size."""
+    import cv2
+
+    core = _finder() if kind == "finder" else _alignment()
+    modules = np.pad(core, 1)
+    big = np.kron(~modules, np.ones((16, 16), bool)).astype(np.float32)
+    size = max(5, round(modules.shape[0] * pitch_x100 / 100))
+    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _peak(score: np.ndarray) -> tuple[float, float, float]:
+    """Best (x, y, value) of a correlation map, the position refined to sub-pixel."""
+    import cv2
+
+    _lo, best, _lo_at, (x, y) = cv2.minMaxLoc(score)
+
+    def refine(a: float, b: float, c: float) -> float:
+        den = a - 2 * b + c
+        return 0.5 * (a - c) / den if den < 0 else 0.0
+
+    h, w = score.shape
+    dx = refine(score[y, x - 1], best, score[y, x + 1]) if 0 < x < w - 1 else 0.0
+    dy = refine(score[y - 1, x], best, score[y + 1, x]) if 0 < y < h - 1 else 0.0
+    return x + dx, y + dy, float(best)
+
+
+def match(
+    image: np.ndarray, kind: str, pitch: float, centre: tuple[float, float], radius: float
+) -> tuple[float, float, float] | None:
+    """Centre (x, y) and correlation of the best ``kind`` pattern within ``radius`` px."""
+    import cv2
+
+    tpl = _template(kind, round(pitch * 100))
+    half = (tpl.shape[0] - 1) / 2  # template centre, pixel centres at integers
+    x0 = int(np.floor(centre[0] - radius - half))
+    y0 = int(np.floor(centre[1] - radius - half))
+    x1 = int(np.ceil(centre[0] + radius + half)) + 1
+    y1 = int(np.ceil(centre[1] + radius + half)) + 1
+    h, w = image.shape
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < tpl.shape[1] + 2 or y1 - y0 < tpl.shape[0] + 2:
+        return None
+    window = image[y0:y1, x0:x1]
+    score = cv2.matchTemplate(window, tpl, cv2.TM_CCOEFF_NORMED)
+    x, y, value = _peak(score)
+    return x0 + x + half, y0 + y + half, value
+
+
+# --------------------------------------------------------------------------- grid fitting
+
+
+@dataclass(frozen=True)
+class Finders:
+    """The three finder centres in view pixels (top left, top right, bottom left) and the
+    module size they were found at."""
+
+    tl: np.ndarray
+    tr: np.ndarray
+    bl: np.ndarray
+    pitch: float
+    score: float
+
+
+def rough_view(gray: np.ndarray, corners: np.ndarray, grow: float = 1.12) -> tuple:
+    """The region (grown a little, the probe can clip the symbol's edge) warped to a square
+    of about its own size; returns (view as float32, 3x3 frame->view matrix)."""
+    import cv2
+
+    centre = corners.mean(axis=0)
+    quad = (centre + (corners - centre) * grow).astype(np.float32)
+    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+    side = round(float(sides.mean()))
+    target = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    matrix = cv2.getPerspectiveTransform(quad, target)
+    view = cv2.warpPerspective(
+        gray, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return view.astype(np.float32), matrix
+
+
+def find_finders(view: np.ndarray) -> Finders | None:
+    """The three finder patterns near three corners of the view (None if not three).
+
+    Searched at half resolution over module sizes ~2-18 px first, then refined at full
+    resolution around the best coarse hit at that size and its neighbours.
+    """
+    import cv2
+
+    side = view.shape[0]
+    coarse = cv2.resize(view, (side // 2, side // 2), interpolation=cv2.INTER_AREA)
+    hits = [_coarse_finder(coarse, k) for k in range(4)]
+    scores = [h[2] for h in hits]
+    missing = int(np.argmin(scores))
+    if sorted(scores)[1] < 0.4:
+        return None
+    fine = []
+    for k in (2, 3, 1):  # top left, top right, bottom left of the symbol
+        x, y, _score, pitch = hits[(missing + k) % 4]
+        best = max(
+            (
+                (*found, p)
+                for p in (pitch * 2 / 1.1, pitch * 2, pitch * 2 * 1.1)
+                if (found := match(view, "finder", p, (2 * x + 0.5, 2 * y + 0.5), 2 * pitch))
+            ),
+            key=lambda h: h[2],
+        )
+        fine.append(best)
+    return Finders(
+        np.array(fine[0][:2]),
+        np.array(fine[1][:2]),
+        np.array(fine[2][:2]),
+        float(np.median([f[3] for f in fine])),
+        float(np.mean([f[2] for f in fine])),
+    )
+
+
+def _coarse_finder(coarse: np.ndarray, corner: int) -> tuple[float, float, float, float]:
+    """Best (x, y, score, pitch) finder match near one corner (0 = top left, clockwise)."""
+    side = coarse.shape[0]
+    cx, cy = [(0, 0), (side, 0), (side, side), (0, side)][corner]
+    best = (0.0, 0.0, -1.0, 0.0)
+    pitch = max(1.0, side / 190)
+    while pitch <= min(4.5, side / 22):
+        reach = 0.14 * side + 5 * pitch
+        found = match(coarse, "finder", pitch, (abs(cx - reach), abs(cy - reach)), reach)
+        if found and found[2] > best[2]:
+            best = (*found, pitch)
+        pitch *= PITCH_STEP
+    return best
+
+
+def candidate_versions(finders: Finders, spread: int = 2) -> list[int]:
+    """Versions whose size fits the finder spacing, nearest first."""
+    dist = (np.linalg.norm(finders.tr - finders.tl) + np.linalg.norm(finders.bl - finders.tl)) / 2
+    estimate = (dist / finders.pitch + 7 - 17) / 4
+    centre = round(estimate)
+    versions = [v for v in range(centre - spread, centre + spread + 1) if 1 <= v <= 40]
+    return sorted(versions, key=lambda v: abs(v - estimate))
+
+
+def _project(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    homog = np.c_[pts, np.ones(len(pts))] @ matrix.T
+    return homog[:, :2] / homog[:, 2:3]
+
+
+def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray | None:
+    """Module -> view homography for ``version``: the affine map fixed by the three finder
+    centres, made projective by the bottom-right alignment pattern (searched widely)."""
+    import cv2
+
+    n = symbol_size(version)
+    src = np.float32([[3.5, 3.5], [n - 3.5, 3.5], [3.5, n - 3.5]])
+    dst = np.float32([finders.tl, finders.tr, finders.bl])
+    affine = np.vstack([cv2.getAffineTransform(src, dst), [0, 0, 1]])
+    centres = alignment_centres(version)
+    if not centres:
+        return affine
+    r, c = max(centres)
+    corner = np.float32([[c + 0.5, r + 0.5]])
+    guess = _project(affine, corner)[0]
+    found = match(view, "alignment", finders.pitch, (guess[0], guess[1]), 3.0 * finders.pitch)
+    if found is None or found[2] < 0.4:
+        return affine
+    return cv2.getPerspectiveTransform(
+        np.vstack([src, corner]), np.vstack([dst, np.float32([found[:2]])])
+    )
+
+
+def refine_grid(
+    view: np.ndarray, finders: Finders, version: int, matrix: np.ndarray, radii=(1.5, 1.0)
+) -> np.ndarray | None:
+    """The homography refitted (RANSAC, then least squares on the inliers) to every
+    alignment pattern found within ``radii`` modules of where ``matrix`` puts it."""
+    import cv2
+
+    n = symbol_size(version)
+    src = [np.float32(p) for p in ([3.5, 3.5], [n - 3.5, 3.5], [3.5, n - 3.5])]
+    dst = [np.float32(p) for p in (finders.tl, finders.tr, finders.bl)]
+    centres = alignment_centres(version)
+    if not centres:
+        return matrix
+    module_pts = np.float32([[c + 0.5, r + 0.5] for r, c in centres])
+    for radius in radii:
+        hits_src, hits_dst = list(src), list(dst)
+        for mp, pp in zip(module_pts, _project(matrix, module_pts), strict=True):
+            found = match(view, "alignment", finders.pitch, (pp[0], pp[1]), radius * finders.pitch)
+            if found is not None and found[2] > 0.4:
+                hits_src.append(mp)
+                hits_dst.append(np.float32(found[:2]))
+        if len(hits_src) < 5:
+            return matrix
+        fitted, _mask = cv2.findHomography(
+            np.array(hits_src), np.array(hits_dst), cv2.RANSAC, 0.6 * finders.pitch
+        )
+        if fitted is None or abs(np.linalg.det(fitted)) < 1e-9:
+            return None
+        matrix = fitted
+    return matrix
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sample_modules(
+    gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int = 4
+) -> np.ndarray:
+    """Mean grey level of each module: the symbol warped to ``px`` pixels a module, averaged."""
+    import cv2
+
+    to_module = np.array([[px, 0, 0], [0, px, 0], [0, 0, 1]], np.float64) @ frame_to_module
+    to_module[:2] -= 0.5 * to_module[2]  # pixel centres at integers on both sides
+    warped = cv2.warpPerspective(
+        gray, to_module, (n * px, n * px), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return warped.astype(np.float32).reshape(n, px, n, px).mean(axis=(1, 3))
+
+
+def neighbourhood(values: np.ndarray, reach: int = 2) -> np.ndarray:
+    """Equaliser inputs per module: its value and the sums of each point-symmetric pair of
+    neighbours within ``reach`` (blur is point-symmetric, so this halves the unknowns),
+    all normalised by the local mean and spread over 9x9 modules (glare, vignetting,
+    contrast), and a constant."""
+    import cv2
+
+    mean = cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    sq = cv2.blur(values * values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    z = (values - mean) / np.sqrt(np.maximum(sq - mean * mean, 1.0))
+    n = values.shape[0]
+    padded = np.pad(z, reach, mode="edge")
+
+    def at(dy: int, dx: int) -> np.ndarray:
+        return padded[reach + dy : reach + dy + n, reach + dx : reach + dx + n]
+
+    offsets = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    half = [(dy, dx) for dy, dx in offsets if (dy, dx) > (0, 0)]
+    pairs = [at(dy, dx) + at(-dy, -dx) for dy, dx in half]
+    return np.stack([z, *pairs, np.ones_like(values)], axis=-1)
+
+
+def equalise(values: np.ndarray, fixed: FixedModules, rounds: int = 2) -> np.ndarray:
+    """Darkness score per module (> 0: dark), by a linear equaliser over each module's 5x5
+    neighbourhood: fitted first on the modules the version fixes, then refitted on all
+    modules with its own decisions (decision-directed), which undoes this frame's blur
+    smear and contrast far better than a threshold."""
+    feats = neighbourhood(values)
+    target = np.where(fixed.dark, 1.0, -1.0)
+    score = feats @ _least_squares(feats[fixed.known], target[fixed.known])
+    flat = feats.reshape(-1, feats.shape[-1])
+    for _ in range(rounds):
+        decided = np.where(fixed.known, target, np.where(score > 0, 1.0, -1.0))
+        score = feats @ _least_squares(flat, decided.ravel())
+    return score
+
+
+def _least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Weights minimising |x w - y| via the normal equations (a few features, many rows:
+    ~20x faster than an SVD), with a tiny ridge so flat patches stay solvable."""
+    x = x.astype(np.float64, copy=False)
+    gram = x.T @ x
+    gram[np.diag_indices_from(gram)] += 1e-6 * len(x)
+    return np.linalg.solve(gram, x.T @ y)
+
+
+def fixed_agreement(values: np.ndarray, fixed: FixedModules) -> float:
+    """Fraction of fixed modules a plain local threshold gets right: high only when the grid
+    (version and homography) is right, used to rank the candidate versions."""
+    import cv2
+
+    mean = cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    dark = values < mean
+    return float(np.mean(dark[fixed.known] == fixed.dark[fixed.known]))
+
+
+def render(dark: np.ndarray, scale: int = 4, quiet: int = 4) -> np.ndarray:
+    """A clean symbol image (dark = 0) with a quiet zone, for zxing's pure-symbol reader."""
+    padded = np.pad(dark, quiet)
+    return np.where(np.kron(padded, np.ones((scale, scale), bool)), 0, 255).astype(np.uint8)
+
+
+def read_rendered(dark: np.ndarray) -> list[str]:
+    import zxingcpp
+
+    results = zxingcpp.read_barcodes(
+        render(dark),
+        formats=zxingcpp.BarcodeFormat.QRCode,
+        is_pure=True,
+        try_downscale=False,
+        try_invert=False,
+    )
+    return [r.text for r in results if r.valid and r.text]
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def light_quiet_zone(view: np.ndarray) -> bool:
+    """Dark modules on a light screen: the view's border (quiet zone) is lighter than its
+    middle. False for dark mode, where the whole view is inverted before the search."""
+    ring = max(2, view.shape[0] // 20)
+    border = np.concatenate(
+        [view[:ring].ravel(), view[-ring:].ravel(), view[:, :ring].ravel(), view[:, -ring:].ravel()]
+    )
+    return float(np.median(border)) >= float(
+        np.median(view[2 * ring : -2 * ring, 2 * ring : -2 * ring])
+    )
+
+
+@dataclass(frozen=True)
+class Located:
+    """A fitted grid with what is needed to sample it: frame -> module coordinates, the
+    frame polarity, and how well the fixed modules agree."""
+
+    version: int
+    frame_to_module: np.ndarray
+    inverted: bool
+    agreement: float
+
+
+def locate(gray: np.ndarray, corners: np.ndarray, keep: int = 2) -> list[Located]:
+    """Grid candidates for the symbol near ``corners`` (frame pixels), best first.
+
+    Every plausible version gets the cheap four-point grid and is scored by how well its
+    fixed modules agree with the image; only the ``keep`` best are refined and returned.
+    """
+    view, to_view = rough_view(gray, corners)
+    inverted = not light_quiet_zone(view)
+    if inverted:
+        view = 255 - view
+    finders = find_finders(view)
+    if finders is None:
+        return []
+    rough = []
+    for version in candidate_versions(finders):
+        matrix = initial_grid(view, finders, version)
+        if matrix is not None:
+            rough.append(_scored(gray, to_view, matrix, version, inverted))
+    best = sorted(rough, key=lambda c: -c[0].agreement)[:keep]
+    found = []
+    for where, matrix in best:
+        refined = refine_grid(view, finders, where.version, matrix)
+        if refined is not None:
+            found.append(_scored(gray, to_view, refined, where.version, inverted)[0])
+    return sorted(found, key=lambda c: -c.agreement)
+
+
+def _scored(
+    gray: np.ndarray, to_view: np.ndarray, matrix: np.ndarray, version: int, inverted: bool
+) -> tuple[Located, np.ndarray]:
+    frame_to_module = np.linalg.inv(matrix) @ to_view
+    values = sample_modules(gray, frame_to_module, symbol_size(version), px=2)
+    if inverted:
+        values = 255 - values
+    agreement = fixed_agreement(values, fixed_modules(version))
+    return Located(version, frame_to_module, inverted, agreement), matrix
+
+
+def read_located(gray: np.ndarray, where: Located) -> list[str]:
+    """Sample, equalise and read one located grid from ``gray`` (which may be a cleaned
+    copy of the frame the grid was located on)."""
+    n = symbol_size(where.version)
+    values = sample_modules(gray, where.frame_to_module, n)
+    if where.inverted:
+        values = 255 - values
+    fixed = fixed_modules(where.version)
+    dark = equalise(values, fixed) > 0
+    dark[fixed.known] = fixed.dark[fixed.known]
+    return read_rendered(dark)
+
+
+def decode_region(gray: np.ndarray, corners: np.ndarray, max_grids: int = 2) -> list[str]:
+    """Texts read by grid resampling of the symbol near ``corners`` (frame pixels)."""
+    for where in locate(gray, corners)[:max_grids]:
+        texts = read_located(gray, where)
+        if texts:
+            return texts
+    return []
