@@ -22,3 +22,15 @@ def next_semester_end(now: int) -> int:
             if end_of_day(candidate) > now:
                 return end_of_day(candidate)
     raise AssertionError("unreachable")
+
+
+def following_semester_end(valid_until: date | None, now: int) -> date:
+    """The date an ELS is extended to: the first 31 March or 31 October after both its
+    current validity date and today (an ELS runs to the end of the next semester)."""
+    today = datetime.fromtimestamp(now, warsaw()).date()
+    start = today if valid_until is None else max(valid_until, today)
+    for year in (start.year, start.year + 1):
+        for month in (3, 10):
+            if date(year, month, 31) > start:
+                return date(year, month, 31)
+    raise AssertionError("unreachable")

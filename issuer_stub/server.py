@@ -1,4 +1,7 @@
-"""``issuer-stub serve``: the two signed lists as static files over HTTP (aiohttp).
+"""``issuer-stub serve``: the two signed lists over HTTP (aiohttp), the API, the web wallet.
+
+The API (``/api/...``, see ``issuer_stub.api``) and the web wallet's static files
+(``/wallet/``, see ``issuer_stub.webwallet``) share the app with the lists.
 
 The files in ``DIR/public`` are the interface: anything that replaces them (``issuer-stub
 revoke`` or ``publish`` in another process, or this server's own hourly timer) is served from
@@ -23,7 +26,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from issuer_stub.api import MAX_BODY, add_api_routes, json_errors
 from issuer_stub.registry import REVOCATION_FILE, TRUST_LIST_FILE, Registry
+from issuer_stub.webwallet import WALLET_DIR, add_wallet_routes
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +94,12 @@ def _not_modified(request: web.Request, snap: _Snapshot) -> bool:
     return ims is not None and int(ims.timestamp()) >= int(snap.key[1] // 1_000_000_000)
 
 
-def make_app(registry: Registry) -> web.Application:
+def make_app(
+    registry: Registry,
+    clock: Callable[[], int] | None = None,
+    wallet_dir: Path = WALLET_DIR,
+) -> web.Application:
+    """Lists, API and wallet; ``clock`` gives the API's ``now`` (tests pin it)."""
     cache = _FileCache(registry.public_dir)
 
     async def serve_file(request: web.Request) -> web.StreamResponse:
@@ -106,9 +116,11 @@ def make_app(registry: Registry) -> web.Application:
             return web.Response(status=304, headers=headers)
         return web.Response(body=snap.body, headers={**headers, "Content-Type": CONTENT_TYPE})
 
-    app = web.Application()
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
     pattern = "{name:" + "|".join(n.replace(".", r"\.") for n in FILES) + "}"
     app.router.add_get("/" + pattern, serve_file)  # HEAD is added too
+    add_api_routes(app, registry, clock or (lambda: int(time.time())))
+    add_wallet_routes(app, wallet_dir)
     return app
 
 
@@ -138,8 +150,10 @@ class ListServer:
         republish_every: int = DEFAULT_REPUBLISH,
         clock: Callable[[], int] | None = None,
         tick: float = TIMER_TICK,
+        wallet_dir: Path = WALLET_DIR,
     ) -> None:
         self.registry = registry
+        self.wallet_dir = wallet_dir
         self.host, self.port = host, port
         self.republish_every = republish_every
         self.clock = clock or (lambda: int(time.time()))
@@ -153,7 +167,8 @@ class ListServer:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        runner = web.AppRunner(make_app(self.registry), access_log=None)
+        runner = web.AppRunner(make_app(self.registry, self.clock, self.wallet_dir),
+                               access_log=None)
         await runner.setup()
         timer: asyncio.Task[None] | None = None
         try:

@@ -1,7 +1,9 @@
 """Build and sign ML1 structures: COSE_Sign1, credentials, presentations, lists, QR text.
 
-Everything is encoded deterministically (RFC 8949 section 4.2.1) with cbor2. The low-level
-builders take explicit overrides (alg, kid, raw claims) so tests can make every broken case.
+Everything is encoded deterministically (RFC 8949 section 4.2.1) with cbor2, and signed with
+deterministic ECDSA (RFC 6979): the same key and bytes give the same signature, so a seeded test
+set is reproducible byte for byte. The low-level builders take explicit overrides (alg, kid,
+raw claims) so tests can make every broken case.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from verifier.base45 import b45encode
-from verifier.cose import ALG_ES256, COSE_SIGN1_TAG, sign_es256
+from verifier.cose import ALG_ES256, COSE_SIGN1_TAG, sig_structure
 from verifier.credential import (
     CLAIM_CNF,
     CLAIM_CTI,
@@ -32,6 +36,15 @@ from verifier.revocation import ID_LENGTH
 
 def encode(value: Any) -> bytes:
     return cbor2.dumps(value, canonical=True)
+
+
+def sign_es256(
+    private_key: ec.EllipticCurvePrivateKey, protected_raw: bytes, payload: bytes
+) -> bytes:
+    """The 64-byte r||s signature over the Sig_structure, RFC 6979 deterministic."""
+    algorithm = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+    r, s = decode_dss_signature(private_key.sign(sig_structure(protected_raw, payload), algorithm))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def sign1(

@@ -59,8 +59,10 @@ def issue(directory: Path, wallet: Path, *extra: str) -> int:
 # CLI -----------------------------------------------------------------------------------------
 def test_init_writes_keys_0600_anchor_and_verifiable_lists(issuer: Path) -> None:
     assert mode(issuer / "ta.key.pem") == 0o600
-    assert mode(issuer / "issuers" / "PL-7.key.pem") == 0o600
-    assert mode(issuer / "state.json") == 0o600
+    keys = list((issuer / "keys").glob("*.key.pem"))
+    assert len(keys) == 1 and mode(keys[0]) == 0o600
+    assert mode(issuer / "issuer.db") == 0o600
+    assert mode(issuer / "admin.token") == 0o600
     _anchor, trust, revocations = lists(issuer)
     assert (trust.seq, revocations.seq, len(revocations)) == (1, 1, 0)
     assert [e.iss for e in trust.issuers.values()] == ["PL-7"]
@@ -140,7 +142,7 @@ def test_publish_bumps_both_seqs_and_drops_expired_ids(issuer: Path, tmp_path: P
     _a, trust, revocations = lists(issuer)
     assert (trust.seq, revocations.seq, len(revocations)) == (2, 3, 0)
     assert revocations.iat == NOW + 101
-    assert Registry(issuer).state()["revoked"] == {}
+    assert Registry(issuer).counters()["revocation_seq"] == 3
 
 
 def test_commands_on_a_missing_directory_fail_cleanly(
@@ -229,7 +231,7 @@ def test_timer_republishes_when_the_list_is_due(issuer: Path) -> None:
                 break
             time.sleep(0.05)
         assert seq == 2  # published once, not again: the new list is not yet due
-        assert Registry(issuer).state()["trust_seq"] == 1
+        assert Registry(issuer).counters()["trust_seq"] == 1
     finally:
         srv.stop()
 
