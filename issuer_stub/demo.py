@@ -176,6 +176,8 @@ class DemoFrameSource:
         self.world, self.clock = world, clock
         self.seconds_per_case, self.fps = seconds_per_case, fps
         self._started = time.monotonic()
+        self._frame_key: tuple[int, int] | None = None
+        self._frame: np.ndarray | None = None
 
     def read(self):  # -> Frame; typed loosely to keep the camera package out of this module
         from verifier.camera.base import Frame
@@ -186,8 +188,12 @@ class DemoFrameSource:
         phase = (elapsed % self.seconds_per_case) / self.seconds_per_case
         if phase > 0.75:  # the phone is taken away
             return Frame(np.full((720, 1280), 128, np.uint8), time.monotonic())
-        case = self.world.cases[slot % len(self.world.cases)]
-        return Frame(qr_frame(case.present(self.clock())), time.monotonic())
+        index, now = slot % len(self.world.cases), self.clock()
+        if self._frame is None or self._frame_key != (index, now):
+            # A phone redraws its code every few seconds, not every frame: one per second here.
+            self._frame_key = (index, now)
+            self._frame = qr_frame(self.world.cases[index].present(now))
+        return Frame(self._frame, time.monotonic())
 
     def close(self) -> None:
         return None

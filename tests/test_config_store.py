@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NOW, World
-from verifier.config import load_config, parse_config
+from verifier.config import FeedbackConfig, load_config, parse_config
 from verifier.errors import ConfigError, ListError, StaleListError
 from verifier.store import ListStore
+from verifier.ui.feedback import NoFeedback, make_feedback
 
 
 def test_defaults_when_no_file(tmp_path: Path, monkeypatch) -> None:
@@ -32,6 +33,9 @@ def test_defaults_when_no_file(tmp_path: Path, monkeypatch) -> None:
         ("[camera]\nfocus = 1", "unknown key"),
         ("window = true", "window"),
         ("window = ", "TOML"),
+        ("[feedback]\nkind = 'siren'", "feedback.kind"),
+        ("[feedback]\nbuzzer_pin = 40", "BCM"),
+        ("[feedback]\nvolume = 3", "unknown key"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path: Path, toml: str, why: str) -> None:
@@ -39,6 +43,17 @@ def test_bad_config_is_one_clear_error(tmp_path: Path, toml: str, why: str) -> N
     path.write_text(toml)
     with pytest.raises(ConfigError, match=why):
         load_config(path)
+
+
+def test_feedback_table_and_what_it_gives_off_the_pi(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[feedback]\nkind = 'gpio'\nbuzzer_pin = 22\nled_pin = -1\n")
+    feedback = load_config(path).feedback
+    assert (feedback.kind, feedback.buzzer_pin, feedback.led_pin) == ("gpio", 22, None)
+    # No gpiozero here: asked-for GPIO falls back to the terminal bell (None) with a warning.
+    assert make_feedback(feedback) is None and "terminal bell" in caplog.text
+    assert isinstance(make_feedback(FeedbackConfig(kind="none")), NoFeedback)
+    assert make_feedback(FeedbackConfig(kind="bell")) is None
 
 
 def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:

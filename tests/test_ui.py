@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from textual import events
+from textual.widgets import Input
+
 from tests.conftest import NOW, World
 from verifier.clock import FixedClock
 from verifier.reasons import Verdict
@@ -38,7 +41,9 @@ def make_app(world: World, **kw) -> tuple[InspectorApp, FixedClock, RecordingFee
 
 
 def panel_text(app: InspectorApp) -> str:
-    return str(app.screen.query_one(VerdictPanel).render())
+    """The verdict word (drawn in block letters when there is room) and the panel's text."""
+    panel = app.screen.query_one(VerdictPanel)
+    return f"{panel.headline}\n{panel.render()}"
 
 
 async def test_ready_then_valid_then_clears(world: World) -> None:
@@ -66,7 +71,11 @@ async def test_usb_scanner_keystrokes_are_checked(world: World) -> None:
     app.services.load_trust = world.trust_data
     async with app.run_test(size=(100, 30)) as pilot:
         app.reload_trust()
-        await pilot.press(*list(text), "enter")
+        # A scanner types far faster than a person: post the key events in one burst (as the
+        # terminal driver would) instead of pilot.press's one-key-per-refresh pace.
+        for char in text:
+            app.screen.post_message(events.Key(char, char))
+        app.screen.post_message(events.Key("enter", None))
         await pilot.pause()
         assert app.result is not None and app.result.reason == "revoked"
         assert app.screen.query_one(VerdictPanel).has_class("-invalid")
@@ -169,3 +178,78 @@ async def test_kiosk_quit_needs_confirmation(world: World) -> None:
         await pilot.press("q", "y")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_typed_or_pasted_code_is_checked(world: World) -> None:
+    app, _, feedback = make_app(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("t")
+        assert app.screen.__class__.__name__ == "EnterCodeScreen"
+        app.screen.query_one("#code-input", Input).value = world.wallet().present(NOW - 500)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ScanScreen)
+        assert "not fresh" in panel_text(app) and feedback.signals == [Verdict.INVALID]
+        await pilot.press("t", "escape")  # cancelled: nothing checked
+        await pilot.pause()
+        assert isinstance(app.screen, ScanScreen) and len(feedback.signals) == 1
+
+
+class FakeSync:
+    """Stands in for the background sync: each trigger 'syncs' on another thread."""
+
+    def __init__(self, on_sync) -> None:
+        self.on_sync, self.started, self.stopped = on_sync, False, False
+        self.release = threading.Event()  # the "network" answers when the test says so
+
+    def start(self, on_result) -> None:
+        self.on_result, self.started = on_result, True
+
+    def trigger(self) -> None:
+        def run() -> None:
+            self.release.wait(5)
+            self.on_result(self.on_sync())
+
+        threading.Thread(target=run).start()
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_sync_key_refreshes_lists_and_a_revoked_code_stops_passing(world: World) -> None:
+    wallet = world.wallet(cti=bytes(range(16)))
+
+    def sync() -> str:  # the new revocation list arrives with this sync
+        world.ministry.revoked.add(bytes(range(16)))
+        return "trust list not modified, revocations fetched"
+
+    fake = FakeSync(sync)
+    app, _, _ = make_app(world, sync=fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert fake.started
+        assert app.submit_texts([wallet.present(NOW)]).verdict is Verdict.VALID
+        await pilot.press("s")
+        assert "syncing" in str(app.screen.query_one(StatusBar).render())
+        fake.release.set()
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if "fetched" in str(app.screen.query_one(StatusBar).render()):
+                break
+        assert "revocations fetched" in str(app.screen.query_one(StatusBar).render())
+        result = app.submit_texts([wallet.present(NOW + 10)])
+        assert result is not None and result.reason == "revoked"
+    assert fake.stopped
+
+
+async def test_without_a_buzzer_the_terminal_bell_rings_per_pattern(world: World) -> None:
+    clock = FixedClock(NOW)
+    app = InspectorApp(Services(load_trust=world.trust_data, clock=clock), language="en")
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test() as pilot:
+        app.submit_texts([world.wallet().present(NOW)])
+        await pilot.pause(0.7)
+        assert len(rings) == 1  # valid: one ring
+        app.submit_texts([world.wallet(exp=NOW - 1).present(NOW)])
+        await pilot.pause(0.7)
+        assert len(rings) == 4  # invalid: three more

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from verifier.camera.base import FrameSource
 from verifier.clock import SystemClock
 from verifier.config import Config, load_config
 from verifier.trustdata import load_trust_data
+from verifier.ui.services import BackgroundSync
 
 
 def camera_opener(config: Config, replay: str | None = None) -> Callable[[], FrameSource]:
@@ -31,26 +33,26 @@ def camera_opener(config: Config, replay: str | None = None) -> Callable[[], Fra
     return lambda: open_source(kind, **options)
 
 
-def _sync_line(config: Config) -> Callable[[], str] | None:
+def background_sync(config: Config) -> BackgroundSync | None:
+    """Periodic list refresh (every ``sync_interval``, at once on ``s``); None without a URL."""
     if not config.list_url:
         return None
+    from verifier.sync import SyncScheduler
 
-    def run() -> str:
-        from verifier.sync import sync_lists
-
-        report = sync_lists(config)
-        parts = [f"{item.name} {item.status}" for item in report.lists]
-        if report.clock_skew is not None:
-            parts.append(f"clock off by {report.clock_skew:+d} s")
-        return ", ".join(parts)
-
-    return run
+    return BackgroundSync(lambda **callbacks: SyncScheduler.from_config(config, **callbacks))
 
 
 def run_app(args: argparse.Namespace) -> int:
     from verifier.ui.app import InspectorApp
+    from verifier.ui.feedback import make_feedback
     from verifier.ui.services import Services, SourceScanner
 
+    if args.demo and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # No terminal to draw on (a pipe, CI, a script): run the same loop without the screen.
+        from issuer_stub.demo import run_demo
+
+        sys.stderr.write("verifier app --demo: no terminal; running the text demo instead\n")
+        return run_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
     clock = SystemClock()
     if args.demo:
@@ -67,8 +69,9 @@ def run_app(args: argparse.Namespace) -> int:
             load_trust=lambda: load_trust_data(config),
             clock=clock,
             scanner=SourceScanner(camera_opener(config, args.replay)),
-            sync=_sync_line(config),
+            sync=background_sync(config),
         )
+    services.feedback = make_feedback(config.feedback)
     app = InspectorApp(
         services,
         language=args.lang or config.language,

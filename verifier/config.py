@@ -17,6 +17,7 @@ from verifier.reasons import LANGUAGES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
+FEEDBACK_KINDS = ("auto", "gpio", "bell", "none")
 
 
 def _config_home() -> Path:
@@ -39,6 +40,16 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class FeedbackConfig:
+    """Buzzer/LED on GPIO (BCM numbering) or the terminal bell. ``auto``: GPIO when gpiozero
+    and a buzzer are usable, otherwise the bell."""
+
+    kind: str = "auto"
+    buzzer_pin: int = 17
+    led_pin: int | None = 27
+
+
+@dataclass(frozen=True)
 class Config:
     anchor: Path = field(default_factory=lambda: _config_home() / "anchor.pem")
     list_url: str = ""
@@ -48,6 +59,7 @@ class Config:
     language: str = "pl"
     verdict_clear_seconds: int = 15
     camera: CameraConfig = field(default_factory=CameraConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
 
 
@@ -85,6 +97,27 @@ def _camera(table: Any, where: str) -> CameraConfig:
     return cam
 
 
+def _feedback(table: Any, where: str) -> FeedbackConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [feedback] must be a table")
+    unknown = set(table) - {f.name for f in fields(FeedbackConfig)}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) in [feedback]: {', '.join(sorted(unknown))}")
+    if table.get("led_pin") == -1:  # TOML has no null: -1 means "no LED"
+        table = {**table, "led_pin": None}
+    fb = FeedbackConfig(**table)
+    if fb.kind not in FEEDBACK_KINDS:
+        raise ConfigError(f"{where}: feedback.kind must be one of {', '.join(FEEDBACK_KINDS)}")
+    for name in ("buzzer_pin", "led_pin"):
+        pin = getattr(fb, name)
+        if pin is None:
+            continue
+        _check_type(f"{where}: feedback.{name}", pin, int)
+        if not 0 <= pin <= 27:
+            raise ConfigError(f"{where}: feedback.{name} must be a BCM GPIO number 0..27")
+    return fb
+
+
 def parse_config(data: dict[str, Any], where: str = "config", base: Path | None = None) -> Config:
     """Validate a parsed TOML document; relative paths are taken from ``base``."""
     known = {f.name for f in fields(Config)} - {"source"}
@@ -119,6 +152,8 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         values["language"] = data["language"]
     if "camera" in data:
         values["camera"] = _camera(data["camera"], where)
+    if "feedback" in data:
+        values["feedback"] = _feedback(data["feedback"], where)
     return Config(**values)
 
 

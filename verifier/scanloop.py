@@ -143,6 +143,11 @@ class ScanLoop:
         self._final: EndEvent | ErrorEvent | None = None
 
     @property
+    def running(self) -> bool:
+        """True while the decoder thread still has frames to come."""
+        return any(t.is_alive() for t in self._threads)
+
+    @property
     def frames_dropped(self) -> int:
         return self._slot.dropped
 

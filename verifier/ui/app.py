@@ -11,11 +11,12 @@ from verifier.policy import list_warnings
 from verifier.reasons import Verdict, WarningCode
 from verifier.result import CheckResult
 from verifier.trustdata import TrustData
-from verifier.ui.screens.dialogs import ConfirmQuit, HelpScreen
+from verifier.ui.feedback import BellFeedback
+from verifier.ui.screens.dialogs import ConfirmQuit, EnterCodeScreen, HelpScreen
 from verifier.ui.screens.history import HistoryEntry, HistoryScreen
 from verifier.ui.screens.scan import ScanScreen
 from verifier.ui.services import Services
-from verifier.ui.view import age_text, verdict_view
+from verifier.ui.view import age_text, label, verdict_view
 from verifier.ui.widgets.holder import HolderCard
 from verifier.ui.widgets.status import StatusBar, StatusInfo
 from verifier.ui.widgets.verdict import VerdictPanel
@@ -40,7 +41,9 @@ def _same_outcome(a: CheckResult, b: CheckResult) -> bool:
 class InspectorApp(App[None]):
     CSS_PATH = "inspector.tcss"
     TITLE = "mleg-verifier"
+    ENABLE_COMMAND_PALETTE = False  # a kiosk: the footer's keys are all there is
     BINDINGS = [
+        Binding("t", "enter_code", "Type code"),
         Binding("s", "sync", "Sync"),
         Binding("h", "history", "History"),
         Binding("l", "language", "Language"),
@@ -63,6 +66,7 @@ class InspectorApp(App[None]):
         self.window = window
         self.clear_after = clear_after
         self.kiosk = kiosk
+        self.feedback = services.feedback or BellFeedback(self.ring)
         self.history: list[HistoryEntry] = []
         self.counts = {Verdict.VALID: 0, Verdict.INVALID: 0, Verdict.WARNING: 0}
         self.result: CheckResult | None = None
@@ -81,11 +85,15 @@ class InspectorApp(App[None]):
         self.set_interval(1.0, self.tick)
         if self.services.scanner is not None:
             self.services.scanner.start(self._texts_from_thread, self._camera_from_thread)
+        if self.services.sync is not None:
+            self.services.sync.start(self._synced_from_thread)
         self.render_all()
 
     def on_unmount(self) -> None:
         if self.services.scanner is not None:
             self.services.scanner.stop()
+        if self.services.sync is not None:
+            self.services.sync.stop()
 
     def reload_trust(self) -> None:
         try:
@@ -137,7 +145,7 @@ class InspectorApp(App[None]):
             )
         )
         del self.history[:-HISTORY_SIZE]
-        self.services.feedback.signal(result.verdict)
+        self.feedback.signal(result.verdict)
         self.render_all()
         return result
 
@@ -154,8 +162,10 @@ class InspectorApp(App[None]):
         panel = self.screen.query_one(VerdictPanel)
         holder = self.screen.query_one(HolderCard)
         if self.trust is None:
-            panel.set_classes("-invalid")
-            panel.update(f"Cannot verify: {self.trust_error}\nPress s to sync.")
+            lang = self.language
+            panel.show_message(
+                f"{label('cannot', lang)}: {self.trust_error}\n{label('press_s', lang)}"
+            )
             holder.show(None, self.language)
         elif self.result is None or self.result_at is None:
             panel.show_ready(self.language)
@@ -163,7 +173,8 @@ class InspectorApp(App[None]):
         else:
             now = self.services.clock.now()
             view = verdict_view(self.result, now, self.language)
-            panel.show(view, f"{age_text(now - self.result_at)} ago")
+            ago = f"{age_text(now - self.result_at, self.language)} {label('ago', self.language)}"
+            panel.show(view, ago)
             holder.show(view, self.language)
         self.render_status()
 
@@ -194,24 +205,25 @@ class InspectorApp(App[None]):
     def action_sync(self) -> None:
         if self.services.sync is None:
             self.sync_message = "no list URL configured"
-            self.render_status()
-            return
-        self.sync_message = "syncing…"
+        else:
+            self.sync_message = "syncing…"
+            self.services.sync.trigger()
         self.render_status()
-        self.run_worker(self._sync_worker, thread=True, exclusive=True, group="sync")
 
-    def _sync_worker(self) -> None:
-        assert self.services.sync is not None
-        try:
-            message = self.services.sync()
-        except VerifierError as exc:
-            message = f"failed: {exc.message}"
+    def _synced_from_thread(self, message: str) -> None:
         self.call_from_thread(self._synced, message)
 
     def _synced(self, message: str) -> None:
+        """A sync finished (periodic or asked for): show it and use whatever lists it left."""
         self.sync_message = message
         self.reload_trust()
         self.render_all()
+
+    def ring(self, times: int) -> None:
+        """The terminal bell, ``times`` rings a quarter second apart (the buzzer's fallback)."""
+        self.bell()
+        for n in range(1, times):
+            self.set_timer(0.25 * n, self.bell)
 
     def action_history(self) -> None:
         if isinstance(self.screen, ScanScreen):
@@ -220,6 +232,16 @@ class InspectorApp(App[None]):
     def action_language(self) -> None:
         self.language = "en" if self.language == "pl" else "pl"
         self.render_all()
+
+    def action_enter_code(self) -> None:
+        if not isinstance(self.screen, ScanScreen):
+            return
+
+        def entered(text: str | None) -> None:
+            if text:
+                self.submit_texts([text])
+
+        self.push_screen(EnterCodeScreen(self.language), entered)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.language))

@@ -6,13 +6,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from verifier.camera.base import CameraError, FrameSource
 from verifier.clock import Clock, SystemClock
-from verifier.decoding import decode_gray
+from verifier.errors import VerifierError
+from verifier.scanloop import CodeEvent, EndEvent, ErrorEvent, ScanEvent, ScanLoop
 from verifier.trustdata import TrustData
-from verifier.ui.feedback import Feedback, NoFeedback
+from verifier.ui.feedback import Feedback
+
+if TYPE_CHECKING:  # the sync module pulls in requests; the app imports it only when syncing
+    from verifier.sync import SyncReport, SyncScheduler
 
 TextsCallback = Callable[[list[str]], None]
 StateCallback = Callable[[str, float | None], None]
@@ -27,15 +33,22 @@ class Scanner(Protocol):
 
 
 class SourceScanner:
-    """Reads frames in a worker thread, decodes the newest one, reports texts and fps.
+    """Runs a ``ScanLoop`` on the opened camera and reports texts and decoded frames per second.
 
-    Decoding is sequential with reading, so frames that arrive while a frame is being decoded
-    are skipped by the source (never queued). A camera that fails is reopened with backoff.
+    The loop grabs frames in one thread and decodes only the newest in another, so a slow
+    decode drops frames instead of queueing them; the UI thread never decodes. A camera that
+    is missing, busy or lost is reported and reopened with backoff while the app keeps running.
     """
 
-    def __init__(self, open_source: Callable[[], FrameSource], retry_seconds: float = 2.0):
+    def __init__(
+        self,
+        open_source: Callable[[], FrameSource],
+        retry_seconds: float = 2.0,
+        decode: Callable[[np.ndarray], list[str]] | None = None,
+    ):
         self._open = open_source
         self._retry = retry_seconds
+        self._decode = decode
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -48,7 +61,7 @@ class SourceScanner:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=2)
+            self._thread.join(timeout=3)
 
     def _run(self, on_texts: TextsCallback, on_state: StateCallback) -> None:
         while not self._stop.is_set():
@@ -59,34 +72,93 @@ class SourceScanner:
                 self._stop.wait(self._retry)
                 continue
             try:
-                self._loop(source, on_texts, on_state)
-            except CameraError as exc:
-                on_state(f"lost: {exc.message}", None)
-                self._stop.wait(self._retry)
+                final = self._watch(source, on_texts, on_state)
             finally:
                 source.close()
-
-    def _loop(self, source: FrameSource, on_texts: TextsCallback, on_state: StateCallback) -> None:
-        frames, started = 0, time.monotonic()
-        while not self._stop.is_set():
-            frame = source.read()
-            if frame is None:
+            if isinstance(final, ErrorEvent):
+                on_state(f"lost: {final.message}", None)
+            elif isinstance(final, EndEvent):
                 on_state("ended", None)
-                self._stop.wait(self._retry)
-                return
-            on_texts(decode_gray(frame.gray))
-            frames += 1
-            elapsed = time.monotonic() - started
-            if elapsed >= 1.0:
-                on_state("ok", frames / elapsed)
-                frames, started = 0, time.monotonic()
+            self._stop.wait(self._retry)
+
+    def _watch(
+        self, source: FrameSource, on_texts: TextsCallback, on_state: StateCallback
+    ) -> ScanEvent | None:
+        """Run one loop on ``source`` until it ends, fails or we stop; return how it ended."""
+        final: list[ScanEvent] = []
+
+        def on_event(event: ScanEvent) -> None:
+            if isinstance(event, CodeEvent):
+                on_texts([event.text])
+            elif isinstance(event, ErrorEvent | EndEvent):
+                final.append(event)
+
+        loop = ScanLoop(source, on_event, self._decode)
+        loop.start()
+        decoded, since = 0, time.monotonic()
+        try:
+            while not self._stop.wait(1.0) and not final and loop.running:
+                now = time.monotonic()
+                on_state("ok", (loop.frames_decoded - decoded) / (now - since))
+                decoded, since = loop.frames_decoded, now
+        finally:
+            loop.stop()
+        return final[0] if final else None
+
+
+SyncCallback = Callable[[str], None]
+
+
+class ListSyncer(Protocol):
+    """Refreshes the lists in the background; reports each outcome as one line."""
+
+    def start(self, on_result: SyncCallback) -> None: ...
+
+    def trigger(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def sync_line(report: SyncReport) -> str:
+    """One line for the status bar: per list what happened, and a clock warning."""
+    parts = [f"{item.name} {item.status.replace('_', ' ')}" for item in report.lists]
+    if report.clock_skew is not None:
+        parts.append(f"clock off by {report.clock_skew:+d} s")
+    return ", ".join(parts)
+
+
+class BackgroundSync:
+    """A ``SyncScheduler`` (periodic, and at once on ``trigger``) reporting lines to the app."""
+
+    def __init__(self, make_scheduler: Callable[..., SyncScheduler]) -> None:
+        self._make = make_scheduler
+        self._scheduler: SyncScheduler | None = None
+
+    def start(self, on_result: SyncCallback) -> None:
+        def on_error(exc: Exception) -> None:
+            message = exc.message if isinstance(exc, VerifierError) else str(exc)
+            on_result(f"failed: {message}")
+
+        self._scheduler = self._make(
+            on_report=lambda report: on_result(sync_line(report)), on_error=on_error
+        )
+        self._scheduler.start()
+
+    def trigger(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.trigger()
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop(timeout=5)
 
 
 @dataclass
 class Services:
     load_trust: Callable[[], TrustData]
     clock: Clock = field(default_factory=SystemClock)
-    feedback: Feedback = field(default_factory=NoFeedback)
+    # None: the terminal bell, rung by the app.
+    feedback: Feedback | None = None
     scanner: Scanner | None = None
-    # Runs one sync and returns a one-line result; None where there is no list URL.
-    sync: Callable[[], str] | None = None
+    # None where there is no list URL to sync from.
+    sync: ListSyncer | None = None

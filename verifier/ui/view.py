@@ -25,6 +25,8 @@ LABELS = {
         "age": "wiek",
         "ago": "temu",
         "album": "nr albumu",
+        "cannot": "Nie można weryfikować",
+        "press_s": "Naciśnij s, aby zsynchronizować listy.",
     },
     "en": {
         "ready": "Ready — show the QR code",
@@ -34,6 +36,8 @@ LABELS = {
         "age": "age",
         "ago": "ago",
         "album": "album no.",
+        "cannot": "Cannot verify",
+        "press_s": "Press s to sync the lists.",
     },
 }
 

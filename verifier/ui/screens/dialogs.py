@@ -1,4 +1,4 @@
-"""Help and quit confirmation."""
+"""Help, typing or pasting a code, and quit confirmation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 HELP = {
     "en": (
@@ -15,7 +15,7 @@ HELP = {
         "AMBER CHECK: the code is genuine, but this device's lists are old or its clock is\n"
         "behind: sync as soon as you can.\n\n"
         "Compare the photo and the name with the person.\n\n"
-        "s sync now   h history   l language   ? help   q quit"
+        "t type or paste a code   s sync now   h history   l language   ? help   q quit"
     ),
     "pl": (
         "Przyłóż kod QR studenta do kamery albo zeskanuj go czytnikiem USB.\n\n"
@@ -23,7 +23,7 @@ HELP = {
         "BURSZTYNOWE SPRAWDŹ: kod jest prawdziwy, ale listy w czytniku są stare lub zegar\n"
         "jest cofnięty: zsynchronizuj jak najszybciej.\n\n"
         "Porównaj zdjęcie i nazwisko z osobą.\n\n"
-        "s synchronizuj   h historia   l język   ? pomoc   q wyjście"
+        "t wpisz/wklej kod   s synchronizuj   h historia   l język   ? pomoc   q wyjście"
     ),
 }
 
@@ -48,3 +48,27 @@ class ConfirmQuit(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+ENTER_PROMPT = {
+    "en": "Type or paste the QR text (ML1:…), Enter checks it, Esc cancels",
+    "pl": "Wpisz lub wklej tekst kodu QR (ML1:…), Enter sprawdza, Esc anuluje",
+}
+
+
+class EnterCodeScreen(ModalScreen[str | None]):
+    """For field testers: a code's text from a log, a decode run or another device."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="enter-code"):
+            yield Static(ENTER_PROMPT.get(self.lang, ENTER_PROMPT["en"]))
+            yield Input(placeholder="ML1:", id="code-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)

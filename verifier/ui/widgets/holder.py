@@ -25,7 +25,8 @@ class HolderCard(Horizontal):
             fields.update("")
             return
         self.display = True
-        photo.show(view.photo)
+        # A bigger photo where the screen allows it: the face is what the inspector compares.
+        photo.show(view.photo, rows=18 if self.app.size.height >= 40 else 9)
         text = Text()
         text.append(f"{view.name}\n", style="bold")
         text.append(f"{view.university}\n")

@@ -38,10 +38,10 @@ def half_blocks(jpeg: bytes, columns: int, rows: int) -> Text:
 class Photo(Static):
     """Shows a photo, or nothing; the bytes are never kept after rendering."""
 
-    def show(self, jpeg: bytes | None) -> None:
+    def show(self, jpeg: bytes | None, rows: int = 9) -> None:
         if jpeg is None:
             self.update("")
             self.display = False
             return
         self.display = True
-        self.update(half_blocks(jpeg, columns=18, rows=9))
+        self.update(half_blocks(jpeg, columns=2 * rows, rows=rows))

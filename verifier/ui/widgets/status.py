@@ -27,10 +27,11 @@ class StatusBar(Static):
         text = Text()
         fps = f" {info.fps:.0f} fps" if info.fps else ""
         text.append(f"cam: {info.camera}{fps}  ")
-        text.append(f"TL {age_text(info.trust_list_age)}  ")
-        stale = info.revocation_age is None or info.revocation_age > REVOCATION_MAX_AGE
-        text.append(f"RL {age_text(info.revocation_age)}", style="bold yellow" if stale else "")
-        text.append(f"  sync: {info.last_sync}  ")
+        for label, age in (("TL", info.trust_list_age), ("RL", info.revocation_age)):
+            stale = age is None or age > REVOCATION_MAX_AGE  # amber past 24 h, or missing
+            text.append(f"{label} {age_text(age)}", style="bold yellow" if stale else "")
+            text.append("  ")
+        text.append(f"sync: {info.last_sync}  ")
         text.append(
             "clock BEHIND" if info.clock_behind else "clock ok",
             style="bold yellow" if info.clock_behind else "",
