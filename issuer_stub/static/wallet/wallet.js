@@ -1,0 +1,233 @@
+// The web wallet: activation with a code, then the rotating ML1 QR code signed by a device key
+// that never leaves this browser, the holder's photo and name, and self-revocation.
+
+import { ApiError, activate, selfRevoke, serverDate } from "./api.js";
+import { presentationText } from "./presentation.js";
+import { drawQr, encodeQr } from "./qr.js";
+import { clearWallet, loadWallet, saveWallet } from "./store.js";
+
+// A new code every 10 s: ML1 section 4 asks for at least every 15 s.
+export const REFRESH_MS = 10_000;
+// The device clock signs the codes; warn when it is this far from the server's.
+const CLOCK_TOLERANCE_MS = 60_000;
+// Target width of the QR canvas in pixels; CSS scales it to the screen without smoothing.
+const QR_PIXELS = 1000;
+
+const $ = (id) => document.getElementById(id);
+const VIEWS = ["view-unsupported", "view-activate", "view-wallet", "view-revoked"];
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+function show(view) {
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  document.body.dataset.view = view.replace("view-", "");
+}
+
+function showError(id, message) {
+  $(id).textContent = message;
+  $(id).hidden = !message;
+}
+
+function missingFeatures() {
+  if (!window.isSecureContext || !window.crypto || !crypto.subtle) {
+    return "Strona musi być otwarta przez HTTPS. This page needs HTTPS (WebCrypto).";
+  }
+  if (typeof CompressionStream === "undefined" || !window.indexedDB) {
+    return "Ta przeglądarka jest za stara. This browser lacks CompressionStream or IndexedDB.";
+  }
+  return null;
+}
+
+function base64ToBytes(text) {
+  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+}
+
+function bytesToBase64Url(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// ---- the rotating code ----
+
+class Rotator {
+  constructor(record) {
+    this.record = record;
+    this.madeAt = null; // Date.now() of the code on screen
+    this.busy = false;
+    this.timer = null;
+  }
+
+  start() {
+    this.timer = setInterval(() => this.tick(), 250);
+    this.refresh();
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  tick() {
+    const age = this.madeAt === null ? 0 : Date.now() - this.madeAt;
+    // A clock set back (age < 0) also gets a fresh code.
+    if (age >= REFRESH_MS || age < 0) this.refresh();
+    const left = Math.max(0, REFRESH_MS - Math.max(age, 0));
+    $("countdown").value = left / 1000;
+    $("countdown-seconds").textContent = String(Math.ceil(left / 1000));
+  }
+
+  async refresh() {
+    if (this.busy || this.timer === null) return;
+    this.busy = true;
+    const madeAt = Date.now();
+    const time = Math.floor(madeAt / 1000);
+    try {
+      const text = await presentationText(this.record.keyPair.privateKey, this.record.credential, time);
+      if (this.timer === null) return; // stopped meanwhile (revoked)
+      const qr = encodeQr(text, { level: "M" });
+      const canvas = $("qr");
+      drawQr(canvas, qr, { scale: Math.max(4, Math.ceil(QR_PIXELS / (qr.size + 8))), border: 4 });
+      // For tests and debugging: the text on screen and when it was made.
+      canvas.dataset.text = text;
+      canvas.dataset.time = String(time);
+      this.madeAt = madeAt;
+      showError("wallet-error", "");
+    } catch (error) {
+      showError("wallet-error", `Nie udało się utworzyć kodu. Could not make the code: ${error.message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+let rotator = null;
+let wakeLock = null;
+
+async function keepScreenOn() {
+  try {
+    if (navigator.wakeLock && document.visibilityState === "visible") {
+      wakeLock = await navigator.wakeLock.request("screen");
+    }
+  } catch {
+    wakeLock = null; // not allowed (battery saver, no user gesture): the phone may dim
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  // Timers are throttled in the background: back on screen, show a fresh code at once.
+  if (document.visibilityState === "visible" && rotator) {
+    rotator.refresh();
+    keepScreenOn();
+  }
+});
+
+// ---- views ----
+
+const VALID_UNTIL = new Intl.DateTimeFormat("pl-PL", {
+  timeZone: "Europe/Warsaw",
+  day: "2-digit",
+  month: "2-digit",
+  year: "numeric",
+});
+
+function showWallet(record) {
+  const { holder, photo } = record;
+  $("given-names").textContent = holder.gn;
+  $("family-name").textContent = holder.fn;
+  $("university").textContent = holder.uni;
+  // exp is the first second after the last valid day (spec section 3).
+  $("valid-until").textContent = VALID_UNTIL.format(new Date((holder.exp - 1) * 1000));
+  $("expired").hidden = holder.exp > nowSeconds();
+  const img = $("photo");
+  img.hidden = !photo;
+  img.src = photo ? `data:image/jpeg;base64,${photo}` : "";
+  showError("wallet-error", "");
+  show("view-wallet");
+  rotator?.stop();
+  rotator = new Rotator(record);
+  rotator.start();
+  keepScreenOn();
+}
+
+async function checkClock(dateHeader) {
+  const header = dateHeader ?? (await serverDate());
+  const server = header ? Date.parse(header) : NaN;
+  if (Number.isNaN(server)) return; // offline: nothing to compare with
+  const skew = Date.now() - server;
+  const warning = $("clock-warning");
+  warning.hidden = Math.abs(skew) <= CLOCK_TOLERANCE_MS;
+  $("clock-skew").textContent = String(Math.round(skew / 1000));
+}
+
+async function onActivate(event) {
+  event.preventDefault();
+  const button = $("activate-button");
+  button.disabled = true;
+  showError("activate-error", "");
+  try {
+    // Non-extractable: the private key can sign but can never be read out of the browser.
+    const keyPair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    const deviceKey = await crypto.subtle.exportKey("jwk", keyPair.publicKey);
+    const { doc, date } = await activate($("code").value, deviceKey);
+    const record = {
+      keyPair,
+      credential: base64ToBytes(doc.credential),
+      cti: doc.cti,
+      holder: doc.holder,
+      photo: doc.photo ?? null,
+      activatedAt: nowSeconds(),
+    };
+    await saveWallet(record);
+    $("activate-form").reset();
+    showWallet(record);
+    checkClock(date);
+  } catch (error) {
+    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    showError("activate-error", message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onRevoke() {
+  const record = await loadWallet();
+  if (!record) return;
+  const question =
+    "Unieważnić tę legitymację? Tego nie można cofnąć.\nRevoke this student ID? This cannot be undone.";
+  if (!window.confirm(question)) return;
+  const button = $("revoke-button");
+  button.disabled = true;
+  try {
+    const time = nowSeconds();
+    const message = new TextEncoder().encode(`ML1-revoke:${record.cti}:${time}`);
+    const signature = new Uint8Array(
+      await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, record.keyPair.privateKey, message),
+    );
+    await selfRevoke(record.cti, time, bytesToBase64Url(signature));
+    rotator?.stop();
+    rotator = null;
+    await clearWallet();
+    show("view-revoked");
+  } catch (error) {
+    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    showError("wallet-error", message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function main() {
+  $("activate-form").addEventListener("submit", onActivate);
+  $("revoke-button").addEventListener("click", onRevoke);
+  $("again-button").addEventListener("click", () => show("view-activate"));
+  const missing = missingFeatures();
+  if (missing) {
+    $("unsupported-detail").textContent = missing;
+    show("view-unsupported");
+    return;
+  }
+  const record = await loadWallet();
+  if (record) showWallet(record);
+  else show("view-activate");
+  checkClock(null);
+}
+
+main();

@@ -1,0 +1,482 @@
+"""The web wallet (issuer_stub/static/wallet/) in a real headless Chromium, through Playwright.
+
+The page's JavaScript makes the QR code, the CBOR, the COSE signature (WebCrypto) and the zlib
+stream itself; these tests read what it shows with zxing-cpp, check the texts with the
+project's own `verifier check`, and compare the QR symbols with segno's, module by module.
+The issuer side is tests/webwallet_server.py, the API contract on top of the issuer stub.
+Skipped when the `playwright` package or Debian's /usr/bin/chromium is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import cv2
+import numpy as np
+import pytest
+import segno
+import zxingcpp
+from segno.encoder import mask_scores
+
+from issuer_stub.keystore import public_pem
+from issuer_stub.photos import synthetic_portrait
+from issuer_stub.semesters import next_semester_end
+from issuer_stub.signing import StudentData
+from tests.conftest import NOW, STUDENT, World
+from tests.webwallet_server import FakeIssuer, ServerThread, public_key_from_jwk
+from verifier.base45 import b45decode
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+
+# Without the background-networking flags Chromium dials out at start, which a closed network
+# refuses; --disable-quic keeps it on plain TCP.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VERIFIER = Path(sys.executable).with_name("verifier")
+ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+REFRESH_MS = 10_000  # wallet.js REFRESH_MS
+CODE = "ABCD-1234"
+CODE_NO_PHOTO = "EFGH-5678"
+START = datetime.fromtimestamp(NOW, UTC)
+STUDENT_WITH_PHOTO = dataclasses.replace(STUDENT, photo=synthetic_portrait("web wallet"))
+
+
+# ---- fixtures ----
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def issuer() -> FakeIssuer:
+    world = World()
+    fake = FakeIssuer(world, exp=next_semester_end(NOW))
+    fake.codes = {CODE: STUDENT_WITH_PHOTO, CODE_NO_PHOTO: STUDENT}
+    return fake
+
+
+@pytest.fixture
+def server(issuer: FakeIssuer) -> Iterator[ServerThread]:
+    with ServerThread(issuer.app) as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Any, server: ServerThread) -> Iterator[Any]:
+    """A phone-sized page on the wallet, its clock paused at NOW; fails on any page error."""
+    context = browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def console(msg: Any) -> None:
+        # Failed loads are judged by the response listener: API errors are part of the contract.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(msg.text)
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and "/api/" not in r.url:
+            errors.append(f"{r.status} {r.url}")
+
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", console)
+    page.on("response", response)
+    # Installed a little earlier, as the clock runs until paused (it cannot be moved back).
+    page.clock.install(time=START - timedelta(minutes=1))
+    page.clock.pause_at(START)
+    page.goto(server.url + "/wallet/")
+    yield page
+    context.close()
+    assert errors == [], "errors in the page (CSP violations show up here too)"
+
+
+@pytest.fixture
+def lists(issuer: FakeIssuer, tmp_path: Path) -> dict[str, Path]:
+    """The anchor and the two signed lists as files for `verifier check`."""
+    ministry = issuer.world.ministry
+    files = {
+        "anchor": tmp_path / "anchor.pem",
+        "tl": tmp_path / "trustlist.cbor",
+        "rl": tmp_path / "revocations.cbor",
+    }
+    files["anchor"].write_bytes(public_pem(ministry.key.public_key()))
+    files["tl"].write_bytes(ministry.trust_list(iat=NOW - 3600))
+    files["rl"].write_bytes(ministry.revocation_list(iat=NOW - 600))
+    return files
+
+
+# ---- helpers ----
+
+
+def verifier_check(lists: dict[str, Path], now: int, *inputs: str, text: bool = False) -> list:
+    """`verifier check --json` as a script runs it: one JSON object per input."""
+    argv = [str(VERIFIER), "check", "--json", "--anchor", str(lists["anchor"])]
+    argv += ["--trust-list", str(lists["tl"]), "--revocation-list", str(lists["rl"])]
+    argv += ["--now", str(now), *(["--text"] if text else []), *inputs]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stderr == ""
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def read_qr(png: bytes) -> list[Any]:
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+
+
+def shown_code(page: Any) -> tuple[str, int]:
+    canvas = page.locator("#qr")
+    return canvas.get_attribute("data-text"), int(canvas.get_attribute("data-time"))
+
+
+def activate(page: Any, code: str = CODE) -> tuple[str, int]:
+    page.fill("#code", code)
+    page.click("#activate-button")
+    page.wait_for_selector("#qr[data-text]")
+    return shown_code(page)
+
+
+def stored_wallet(page: Any) -> Any:
+    """What IndexedDB holds, as the page's own store module reads it."""
+    return page.evaluate(
+        """async () => {
+            const { loadWallet } = await import("./store.js");
+            const record = await loadWallet();
+            return record ? { cti: record.cti, extractable: record.keyPair.privateKey.extractable,
+                              credential: Array.from(record.credential) } : null;
+        }"""
+    )
+
+
+def ml1_text(student: StudentData = STUDENT) -> str:
+    world = World()
+    return world.wallet(student).present(NOW)
+
+
+def segno_pads_differently(text: str, mode: str, version: int) -> bool:
+    """segno 1.6 adds 8 zero bits when the data already ends on a byte boundary (ISO adds none).
+
+    Both symbols decode the same, but their modules differ, so the module-by-module comparison
+    uses texts where this does not happen.
+    """
+    count_bits = {"alphanumeric": (9, 11, 13), "byte": (8, 16, 16)}[mode]
+    index = 0 if version <= 9 else 1 if version <= 26 else 2
+    if mode == "alphanumeric":
+        data = 11 * (len(text) // 2) + 6 * (len(text) % 2)
+    else:
+        data = 8 * len(text.encode())
+    # Mode, count, data and the 4-bit terminator (always whole here: the texts leave room).
+    return (4 + count_bits[index] + data + 4) % 8 == 0
+
+
+def encode_in_page(page: Any, text: str, mask: int | None = None) -> dict[str, Any]:
+    """Encode with the page's qr.js and draw it at 4 px per module on a bare canvas."""
+    return page.evaluate(
+        """async ([text, mask]) => {
+            const { encodeQr, drawQr, penalty } = await import("./qr.js");
+            const qr = encodeQr(text, mask === null ? {} : { mask });
+            let canvas = document.getElementById("test-canvas");
+            if (!canvas) {
+                canvas = document.createElement("canvas");
+                canvas.id = "test-canvas";
+                document.body.prepend(canvas);
+            }
+            drawQr(canvas, qr, { scale: 4, border: 4 });
+            const rows = [];
+            for (let r = 0; r < qr.size; r++) {
+                let row = "";
+                for (let c = 0; c < qr.size; c++) row += qr.isDark(r, c) ? "1" : "0";
+                rows.push(row);
+            }
+            return { version: qr.version, level: qr.level, mode: qr.mode, mask: qr.mask, rows,
+                     penalty: penalty(qr.modules, qr.size) };
+        }""",
+        [text, mask],
+    )
+
+
+def _alphanumeric(n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    return "".join(rng.choice(ALPHANUMERIC) for _ in range(n))
+
+
+# ---- the QR encoder ----
+
+QR_TEXTS = {
+    "short": "ML1:",
+    "one char": "7",
+    "odd length": _alphanumeric(41, 1),
+    "version 5": _alphanumeric(101, 2),
+    "version 9 to 10 count bits": _alphanumeric(231, 3),
+    "medium": _alphanumeric(555, 4),
+    "version 27 count bits": _alphanumeric(1591, 5),
+    "largest at level M": _alphanumeric(3391, 6),
+    "ML1 without photo": ml1_text(),
+    "ML1 with photo": ml1_text(STUDENT_WITH_PHOTO),
+    "byte mode": "Zażółć gęślą jaźń, ml1:abc",
+}
+
+
+@pytest.mark.parametrize("text", QR_TEXTS.values(), ids=QR_TEXTS.keys())
+def test_qr_code_decodes_to_the_text_and_matches_segno(page: Any, text: str) -> None:
+    made = encode_in_page(page, text)
+    results = read_qr(page.locator("#test-canvas").screenshot())
+    assert [r.text for r in results] == [text]
+    (result,) = results
+    assert result.extra["Version"] == str(made["version"])
+    assert result.ec_level == made["level"]
+    assert made["level"] in ("M", "Q", "H")
+    mode = "alphanumeric" if set(text) <= set(ALPHANUMERIC) else "byte"
+    assert made["mode"] == mode
+    # The smallest version for the text at level M, boosted to a stronger level when it fits.
+    reference = segno.make_qr(text, error="m", mode=mode, boost_error=True)
+    assert (made["version"], made["level"]) == (reference.version, reference.error.upper())
+    if not segno_pads_differently(text, mode, made["version"]):
+        same = segno.make_qr(
+            text, error=made["level"], mode=mode, mask=made["mask"], version=made["version"],
+            boost_error=False,
+        )
+        assert made["rows"] == ["".join(map(str, row)) for row in same.matrix]
+
+
+def test_ml1_texts_use_alphanumeric_mode_at_level_m(page: Any) -> None:
+    # 613 characters: in byte mode this would need version 19, in alphanumeric 15.
+    text = ml1_text()
+    made = encode_in_page(page, text)
+    assert (made["mode"], made["level"]) == ("alphanumeric", "M")
+    assert made["version"] == segno.make_qr(text, error="m", mode="alphanumeric").version
+    assert made["version"] < segno.make_qr(text, error="m", mode="byte").version
+
+
+def test_qr_mask_has_the_lowest_penalty_of_the_eight(page: Any) -> None:
+    text = _alphanumeric(300, 7)
+    scores = []
+    for mask in range(8):
+        made = encode_in_page(page, text, mask)
+        matrix = [bytearray(int(c) for c in row) for row in made["rows"]]
+        # The page's score equals segno's for the same finished symbol.
+        assert made["penalty"] == sum(mask_scores(matrix, len(matrix), len(matrix)))
+        scores.append(made["penalty"])
+    assert encode_in_page(page, text)["mask"] == scores.index(min(scores))
+    assert len(set(scores)) > 1
+
+
+def test_qr_text_too_long_for_level_m_is_refused(page: Any) -> None:
+    message = page.evaluate(
+        """async (text) => {
+            const { encodeQr } = await import("./qr.js");
+            try { encodeQr(text); return null; } catch (e) { return `${e.name}: ${e.message}`; }
+        }""",
+        _alphanumeric(3392, 8),
+    )
+    assert message == "RangeError: text of 3392 characters does not fit in a QR code at level M"
+
+
+# ---- the presentation ----
+
+
+def test_presentation_made_in_the_page_verifies(
+    page: Any, issuer: FakeIssuer, lists: dict[str, Path]
+) -> None:
+    jwk = page.evaluate(
+        """async () => {
+            window.testKeys = await crypto.subtle.generateKey(
+                { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+            return crypto.subtle.exportKey("jwk", window.testKeys.publicKey);
+        }"""
+    )
+    credential = issuer.world.uni.issue(
+        STUDENT, public_key_from_jwk(jwk), iat=NOW - 86400, exp=NOW + 86400
+    )
+    text = page.evaluate(
+        """async ([credential, time]) => {
+            const { presentationText } = await import("./presentation.js");
+            return presentationText(window.testKeys.privateKey, new Uint8Array(credential), time);
+        }""",
+        [list(credential), NOW],
+    )
+    (result,) = verifier_check(lists, NOW, text, text=True)
+    assert (result["verdict"], result["reason"], result["warnings"]) == ("valid", None, [])
+    assert result["holder"]["family_name"] == STUDENT.family_name
+
+    # The structure of spec section 4, encoded deterministically.
+    assert text.startswith("ML1:")
+    raw = zlib.decompress(b45decode(text[4:]))
+    tag = cbor2.loads(raw)
+    assert tag.tag == 18
+    protected, unprotected, payload, signature = tag.value
+    assert (protected, unprotected, len(signature)) == (b"\xa1\x01\x26", {}, 64)
+    assert cbor2.loads(payload) == {1: credential, 2: NOW}
+    assert cbor2.dumps(tag, canonical=True) == raw
+    assert cbor2.dumps({1: credential, 2: NOW}, canonical=True) == payload
+
+
+# ---- the wallet page ----
+
+
+def test_activate_scan_verify_and_rotate(
+    page: Any, issuer: FakeIssuer, lists: dict[str, Path], tmp_path: Path
+) -> None:
+    text, made_at = activate(page)
+    assert made_at == NOW  # the device clock signs
+    assert page.locator("#family-name").inner_text() == STUDENT.family_name
+    assert page.locator("#given-names").inner_text() == STUDENT.given_names
+    assert page.locator("#university").inner_text() == STUDENT.university
+    assert page.locator("#valid-until").inner_text() == "31.03.2027"  # exp - 1 s, Warsaw time
+    assert page.locator("#photo").evaluate("img => img.complete && img.naturalWidth") == 48
+    assert page.locator("#clock-warning").is_hidden()
+
+    # What a verifier's camera sees: the page as the phone shows it.
+    screenshot = tmp_path / "phone.png"
+    page.screenshot(path=str(screenshot))
+    assert [r.text for r in read_qr(screenshot.read_bytes())] == [text]
+    (result,) = verifier_check(lists, made_at, str(screenshot))
+    assert (result["verdict"], result["reason"]) == ("valid", None)
+    assert result["holder"]["given_names"] == STUDENT.given_names
+
+    # The device key in the credential is the one the browser generated.
+    cti = page.evaluate("async () => (await import('./store.js')).loadWallet().then(r => r.cti)")
+    assert issuer.issued[cti].credential == bytes(stored_wallet(page)["credential"])
+
+    page.clock.run_for(REFRESH_MS)
+    page.wait_for_function(f"document.getElementById('qr').dataset.time === '{NOW + 10}'")
+    new_text, new_time = shown_code(page)
+    assert new_text != text
+    page.screenshot(path=str(screenshot))
+    assert [r.text for r in read_qr(screenshot.read_bytes())] == [new_text]
+    (result,) = verifier_check(lists, new_time, str(screenshot))
+    assert result["verdict"] == "valid"
+    # The first code has gone stale by the time a verifier would see it a minute later.
+    (old,) = verifier_check(lists, NOW + 120, text, text=True)
+    assert old["reason"] == "presentation_stale"
+
+
+def test_countdown_shows_the_seconds_to_the_next_code(page: Any) -> None:
+    activate(page)
+    page.clock.run_for(3_000)
+    assert page.locator("#countdown-seconds").inner_text() == "7"
+    assert page.locator("#countdown").evaluate("p => p.value") == 7
+
+
+def test_reload_keeps_the_same_wallet(page: Any, lists: dict[str, Path]) -> None:
+    activate(page, CODE_NO_PHOTO)
+    before = stored_wallet(page)
+    page.reload()
+    page.wait_for_selector("#qr[data-text]")
+    assert stored_wallet(page) == before
+    assert page.locator("#photo").is_hidden()
+    text, made_at = shown_code(page)
+    (result,) = verifier_check(lists, made_at, text, text=True)
+    assert result["verdict"] == "valid"
+
+
+def test_device_key_is_not_extractable(page: Any) -> None:
+    activate(page)
+    assert stored_wallet(page)["extractable"] is False
+    outcome = page.evaluate(
+        """async () => {
+            const { loadWallet } = await import("./store.js");
+            const { privateKey } = (await loadWallet()).keyPair;
+            const out = [];
+            for (const format of ["pkcs8", "jwk"]) {
+                try { await crypto.subtle.exportKey(format, privateKey); out.push("exported"); }
+                catch (e) { out.push(e.name); }
+            }
+            return out;
+        }"""
+    )
+    assert outcome == ["InvalidAccessError", "InvalidAccessError"]
+
+
+def test_revoke_after_confirming(page: Any, issuer: FakeIssuer, lists: dict[str, Path]) -> None:
+    text, _ = activate(page)
+    cti = stored_wallet(page)["cti"]
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.click("#revoke-button")
+    page.wait_for_selector("#view-revoked:not([hidden])")
+    assert dialogs == ["confirm"]
+    assert [r["cti"] for r in issuer.revocations] == [cti]  # the server verified the signature
+    assert issuer.revocations[0]["time"] == NOW
+    assert stored_wallet(page) is None
+    assert page.locator("#view-wallet").is_hidden()
+
+    # The revocation reaches the signed list: the code shown before is now refused.
+    assert issuer.revocation_list is not None
+    lists["rl"].write_bytes(issuer.revocation_list)
+    (result,) = verifier_check(lists, NOW, text, text=True)
+    assert result["reason"] == "revoked"
+
+    page.reload()
+    page.wait_for_selector("#view-activate:not([hidden])")
+
+
+def test_revoke_cancelled_keeps_the_wallet(page: Any, issuer: FakeIssuer) -> None:
+    activate(page)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#revoke-button")
+    page.wait_for_function("!document.getElementById('revoke-button').disabled")
+    assert issuer.revocations == []
+    assert stored_wallet(page) is not None
+    assert page.locator("#view-wallet").is_visible()
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ZZZZ-0000", "Nieznany kod. Unknown activation code."),
+        (CODE, "Ten kod został już użyty. This code was already used."),
+    ],
+)
+def test_activation_error_shows_the_server_message(
+    page: Any, issuer: FakeIssuer, code: str, message: str
+) -> None:
+    issuer.used.add(CODE)
+    page.fill("#code", code)
+    page.click("#activate-button")
+    page.wait_for_selector("#activate-error:not([hidden])")
+    assert page.locator("#activate-error").inner_text() == message
+    assert page.locator("#view-activate").is_visible()
+    assert stored_wallet(page) is None
+
+
+@pytest.mark.parametrize(("offset", "warned"), [(3600, True), (-61, True), (59, False)])
+def test_clock_warning_when_the_server_clock_differs(
+    page: Any, issuer: FakeIssuer, offset: int, warned: bool
+) -> None:
+    issuer.clock_offset = offset
+    activate(page, CODE_NO_PHOTO)
+    page.wait_for_function("document.getElementById('clock-skew').textContent !== ''")
+    assert page.locator("#clock-warning").is_visible() is warned
+    assert page.locator("#clock-skew").inner_text() == str(-offset)
+
