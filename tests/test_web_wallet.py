@@ -14,9 +14,10 @@ import json
 import random
 import subprocess
 import sys
+import time
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ import zxingcpp
 from segno.encoder import mask_scores
 
 from issuer_stub.keystore import public_pem
+from issuer_stub.pesel import make as make_pesel
 from issuer_stub.photos import synthetic_portrait
 from issuer_stub.semesters import next_semester_end
 from issuer_stub.signing import StudentData
@@ -55,6 +57,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VERIFIER = Path(sys.executable).with_name("verifier")
+ISSUER_STUB = Path(sys.executable).with_name("issuer-stub")
 ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 REFRESH_MS = 10_000  # wallet.js REFRESH_MS
 CODE = "ABCD-1234"
@@ -93,20 +96,7 @@ def page(browser: Any, server: ServerThread) -> Iterator[Any]:
     """A phone-sized page on the wallet, its clock paused at NOW; fails on any page error."""
     context = browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2)
     page = context.new_page()
-    errors: list[str] = []
-
-    def console(msg: Any) -> None:
-        # Failed loads are judged by the response listener: API errors are part of the contract.
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
-            errors.append(msg.text)
-
-    def response(r: Any) -> None:
-        if r.status >= 400 and "/api/" not in r.url:
-            errors.append(f"{r.status} {r.url}")
-
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", console)
-    page.on("response", response)
+    errors = watch_errors(page)
     # Installed a little earlier, as the clock runs until paused (it cannot be moved back).
     page.clock.install(time=START - timedelta(minutes=1))
     page.clock.pause_at(START)
@@ -132,6 +122,25 @@ def lists(issuer: FakeIssuer, tmp_path: Path) -> dict[str, Path]:
 
 
 # ---- helpers ----
+
+
+def watch_errors(page: Any) -> list[str]:
+    """Script errors, console errors (CSP violations among them) and failed loads of the page."""
+    errors: list[str] = []
+
+    def console(msg: Any) -> None:
+        # Failed loads are judged by the response listener: API errors are part of the contract.
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(msg.text)
+
+    def response(r: Any) -> None:
+        if r.status >= 400 and "/api/" not in r.url:
+            errors.append(f"{r.status} {r.url}")
+
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", console)
+    page.on("response", response)
+    return errors
 
 
 def verifier_check(lists: dict[str, Path], now: int, *inputs: str, text: bool = False) -> list:
@@ -470,6 +479,19 @@ def test_activation_error_shows_the_server_message(
     assert stored_wallet(page) is None
 
 
+def test_code_too_large_for_a_qr_code_is_an_error_on_screen(
+    page: Any, issuer: FakeIssuer
+) -> None:
+    # ML1 allows a 2048-byte photo, but a JPEG hardly compresses: version 40 at M is exceeded.
+    photo = b"\xff\xd8" + random.Random(9).randbytes(2046)
+    issuer.codes["BIG-PHOTO"] = dataclasses.replace(STUDENT, photo=photo)
+    page.fill("#code", "BIG-PHOTO")
+    page.click("#activate-button")
+    page.wait_for_selector("#wallet-error:not([hidden])")
+    assert "does not fit in a QR code at level M" in page.locator("#wallet-error").inner_text()
+    assert page.locator("#qr").get_attribute("data-text") is None
+
+
 @pytest.mark.parametrize(("offset", "warned"), [(3600, True), (-61, True), (59, False)])
 def test_clock_warning_when_the_server_clock_differs(
     page: Any, issuer: FakeIssuer, offset: int, warned: bool
@@ -480,3 +502,88 @@ def test_clock_warning_when_the_server_clock_differs(
     assert page.locator("#clock-warning").is_visible() is warned
     assert page.locator("#clock-skew").inner_text() == str(-offset)
 
+
+
+# ---- against the real issuer: `issuer-stub serve`, with the system clock ----
+
+
+def _issuer_stub(*argv: str) -> str:
+    done = subprocess.run(
+        [str(ISSUER_STUB), *argv], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout
+
+
+def _next_els_end(today: date) -> date:
+    """The ELS is extended to 31 March or 31 October: the nearest one still ahead."""
+    for year in (today.year, today.year + 1):
+        for month in (3, 10):
+            if date(year, month, 31) > today:
+                return date(year, month, 31)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def real_issuer(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    """A directory set up with the CLI, one eligible student with an order, and `serve` on it."""
+    directory = tmp_path / "issuer"
+    today = date.today()
+    _issuer_stub("init", str(directory))
+    _issuer_stub(
+        "student", "add", str(directory), "--given-names", STUDENT.given_names,
+        "--family-name", STUDENT.family_name, "--birth-date", STUDENT.birth_date,
+        "--pesel", make_pesel(date.fromisoformat(STUDENT.birth_date), 123, True),
+        "--album", STUDENT.album, "--synthetic-photo",
+        "--els-issued", (today - timedelta(days=60)).isoformat(),
+        "--els-valid-until", _next_els_end(today).isoformat(),
+    )  # fmt: skip
+    order = _issuer_stub("order", str(directory), "1")
+    (code,) = [x.split(": ")[1] for x in order.splitlines() if x.startswith("activation code:")]
+    serve = subprocess.Popen(
+        [str(ISSUER_STUB), "serve", str(directory), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        first = serve.stdout.readline() if serve.stdout else ""
+        assert " at http://" in first, serve.stderr.read() if serve.stderr else first
+        url = first.split(" at ")[1].split("/trustlist.cbor")[0]
+        yield url, directory, code
+    finally:
+        serve.terminate()
+        serve.wait(timeout=10)
+
+
+def test_real_issuer_activate_scan_verify_revoke(
+    browser: Any, real_issuer: tuple[str, Path, str], tmp_path: Path
+) -> None:
+    url, directory, code = real_issuer
+    lists = {
+        "anchor": directory / "anchor.pem",
+        "tl": directory / "public" / "trustlist.cbor",
+        "rl": directory / "public" / "revocations.cbor",
+    }
+    context = browser.new_context(viewport={"width": 412, "height": 915}, device_scale_factor=2)
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        page.goto(url + "/wallet/")
+        text, _ = activate(page, code.lower().replace("-", " "))  # as a phone user might type it
+        assert page.locator("#family-name").inner_text() == STUDENT.family_name
+        assert page.locator("#photo").evaluate("img => img.complete && img.naturalWidth") > 0
+        assert page.locator("#clock-warning").is_hidden()
+
+        screenshot = tmp_path / "phone.png"
+        page.screenshot(path=str(screenshot))
+        (result,) = verifier_check(lists, int(time.time()), str(screenshot))
+        assert (result["verdict"], result["reason"]) == ("valid", None)
+        assert result["holder"]["family_name"] == STUDENT.family_name
+
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.click("#revoke-button")
+        page.wait_for_selector("#view-revoked:not([hidden])")
+        # The server published the revocation at once: the code from before is refused.
+        (result,) = verifier_check(lists, int(time.time()), text, text=True)
+        assert result["reason"] == "revoked"
+        assert errors == []
+    finally:
+        context.close()
