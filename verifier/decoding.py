@@ -5,14 +5,15 @@ Stable API (the CLI, the scan loop and the UI call only these):
 
 The default pipeline (measured in ``bench/RESULTS.md``):
 
-1. zxing-cpp (QR only) on the whole frame; most readable frames stop here, and a frame
-   with no code costs only this plus a cheap texture probe.
-2. Otherwise find the symbol: zxing's position when it detected but could not decode a
-   symbol, else the largest dense, roughly square patch of fine texture (the probe).
-   No region found: give up (this is the cheap empty-frame path).
-3. Fallbacks within a time budget: the region cropped and upscaled; the region rectified
-   by a perspective warp to a fixed module size, plain and sharpened; screen moire removed by
-   notching strong periodic peaks from the spectrum; pyzbar as a second decoder.
+1. zxing-cpp (QR only, no inverted pass) on the whole frame; a sharp code stops here, and
+   a frame with no code costs only this plus a cheap texture probe.
+2. Otherwise find the symbol: the largest dense, roughly square patch of fine texture
+   (the probe), else zxing's position for a symbol it detected but could not decode.
+   No region found: give up (the cheap empty-frame path).
+3. Fallbacks within a time budget, all the module-grid reader of ``decoding_grid``
+   (finder patterns, a homography polished on every module, module centres sampled and
+   equalised, a clean symbol re-rendered for zxing): on the crop, on its de-moired copy,
+   with the grid refitted to the symbol as first read, with the next likeliest version.
 
 Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 """
@@ -28,7 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
-from verifier.decoding_grid import Located, locate, read_located
+from verifier.decoding_grid import Symbol, read_located
 from verifier.errors import ConfigError
 
 #: Modules across an ML1 code (version 23-24 QR); the warp aims at this grid size.
@@ -220,25 +221,12 @@ def _four_corners(hull: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- image fixes
 
 
-def upscale(gray: np.ndarray, factor: float = 2.0) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-
-
-def sharpen(gray: np.ndarray, sigma: float, amount: float = 2.0) -> np.ndarray:
-    """Unsharp mask: undoes part of the lens/motion blur that merges 3-px modules."""
-    import cv2
-
-    blurred = cv2.GaussianBlur(gray, (0, 0), sigma)
-    return cv2.addWeighted(gray, 1 + amount, blurred, -amount, 0)
-
-
 def remove_moire(gray: np.ndarray, min_period: float = 4.5, max_period: float = 30.0) -> np.ndarray:
     """Notch out sharp periodic peaks (display moire, screen-door stripes) from the spectrum.
 
     QR modules spread their energy over the spectrum; stripes put it in a few spikes far
     above their neighbourhood, so only those are zeroed, within a band of stripe periods.
+    Returns ``gray`` itself when there are none.
     """
     import cv2
 
@@ -260,46 +248,12 @@ def remove_moire(gray: np.ndarray, min_period: float = 4.5, max_period: float = 
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def rectify(
-    gray: np.ndarray, corners: np.ndarray, ppm: float, modules: int = ML1_MODULES, quiet: int = 6
-) -> np.ndarray:
-    """Warp the quadrilateral ``corners`` to a square of ``modules`` x ``ppm`` pixels.
-
-    Undoing tilt and rotation with a smooth (cubic) resampling gives zxing square finder
-    patterns at a comfortable module size; ``quiet`` modules of margin keep the quiet zone.
-    """
-    import cv2
-
-    side = modules * ppm
-    margin = quiet * ppm
-    target = np.float32([[0, 0], [side, 0], [side, side], [0, side]]) + margin
-    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
-    size = round(side + 2 * margin)
-    return cv2.warpPerspective(
-        gray, matrix, (size, size), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
-
-
-def is_dark_mode(rectified: np.ndarray, ppm: float, quiet: int = 6) -> bool:
-    """Light modules on a dark screen: the quiet zone is darker than the symbol."""
-    ring = max(1, int(quiet * ppm * 0.6))
-    border = np.concatenate(
-        [
-            rectified[:ring].ravel(),
-            rectified[-ring:].ravel(),
-            rectified[:, :ring].ravel(),
-            rectified[:, -ring:].ravel(),
-        ]
-    )
-    inner = rectified[ring * 2 : -ring * 2, ring * 2 : -ring * 2]
-    return float(np.median(border)) < float(np.median(inner))
-
-
 # --------------------------------------------------------------------------- the pipeline
 
 
 class _Work:
-    """Per-frame lazily computed images shared by fallback attempts (crop, de-moired crop)."""
+    """One region of a frame and what the fallback stages share: the crop around it, its
+    de-moired copy and the located symbol, each computed on first use."""
 
     def __init__(self, gray: np.ndarray, corners: np.ndarray) -> None:
         pad = 30
@@ -310,8 +264,7 @@ class _Work:
         self.crop = gray[y0:y1, x0:x1]
         self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
         self._clean: np.ndarray | None = None
-        self._dark: bool | None = None
-        self._located: list[Located] | None = None
+        self._symbol: Symbol | None = None
 
     @property
     def clean(self) -> np.ndarray:
@@ -320,47 +273,36 @@ class _Work:
         return self._clean
 
     @property
-    def located(self) -> list[Located]:
-        """Module grids fitted to the symbol (at most two versions), best first."""
-        if self._located is None:
-            self._located = locate(self.crop, self.corners)
-        return self._located
+    def symbol(self) -> Symbol:
+        if self._symbol is None:
+            self._symbol = Symbol(self.crop, self.corners)
+        return self._symbol
 
-    def grid(self, clean: bool = False) -> list[str]:
-        """Texts read by resampling each located grid, from the crop or its de-moired copy;
-        nothing to do on the copy if no moire was found (it is then the crop itself)."""
+    def read(self, rank: int = 0, clean: bool = False, refine: int = 0) -> list[str]:
+        """Grid-read the ``rank``-th version candidate from the crop or (``clean``) its
+        de-moired copy; nothing to do without a symbol or, for ``clean``, without moire."""
+        where = self.symbol.grid(rank)
+        if where is None:
+            return []
         image = self.clean if clean else self.crop
         if clean and image is self.crop:
             return []
-        for where in self.located:
-            texts = read_located(image, where)
-            if texts:
-                return texts
-        return []
+        return read_located(image, where, refine)
 
-    def rectified(self, ppm: float, clean: bool = False) -> np.ndarray:
-        img = rectify(self.clean if clean else self.crop, self.corners, ppm)
-        if self._dark is None:
-            self._dark = is_dark_mode(img, ppm)
-        return 255 - img if self._dark else img
+    def read_refined(self) -> list[str]:
+        """The best candidate again with its grid refitted to the whole symbol as read."""
+        return self.read(clean=self.clean is not self.crop, refine=1)
 
 
 Attempt = Callable[[_Work], list[str]]
 
-
-def _z(img: np.ndarray) -> list[str]:
-    return zxing_texts(img, downscale=False)
-
-
-#: Fallback attempts, most productive first (measured: bench/RESULTS.md). The grid reader
-#: does almost all the work; the plain warps are for symbols whose finder patterns it
-#: cannot place, pyzbar is a second opinion with a different binariser.
+#: Fallback stages, most productive first, each bounded by the budget (bench/RESULTS.md
+#: has what each adds). All are the module-grid reader (verifier.decoding_grid).
 FALLBACKS: tuple[tuple[str, Attempt], ...] = (
-    ("grid", lambda w: w.grid()),
-    ("grid-demoire", lambda w: w.grid(clean=True)),
-    ("warp3", lambda w: _z(w.rectified(3))),
-    ("crop-x2", lambda w: _z(upscale(w.crop))),
-    ("pyzbar-warp4", lambda w: pyzbar_texts(w.rectified(4))),
+    ("grid", lambda w: w.read()),
+    ("grid-demoire", lambda w: w.read(clean=True)),
+    ("grid-refit", lambda w: w.read_refined()),
+    ("grid-next-version", lambda w: w.read(rank=1)),
 )
 
 
@@ -369,8 +311,8 @@ class PipelineDecoder:
     """zxing on every frame; bounded fallbacks only where a symbol seems to be present.
 
     ``budget_s`` bounds the fallback work per frame (None: no time bound, for reproducible
-    tests); ``max_attempts`` bounds it by count over all regions. An attempt already
-    running is finished, so the real bound is budget plus one attempt.
+    tests); ``max_attempts`` bounds it by count over all regions. A stage already
+    running is finished, so the real bound is budget plus one stage.
     """
 
     budget_s: float | None = 0.08
@@ -382,6 +324,8 @@ class PipelineDecoder:
     def decode(self, gray: np.ndarray) -> list[str]:
         gray = _as_gray(gray)
         start = self.clock()
+        # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
+        # symbols are read by the grid stage, which checks the polarity itself.
         results = zxing_read(gray, errors=True, invert=False)
         texts = _unique([r.text for r in results if r.valid])
         if texts:
@@ -396,14 +340,12 @@ class PipelineDecoder:
                 texts = attempt(work)
                 if texts:
                     return texts
+                if not work.symbol.readable:
+                    break
         return []
 
     def regions(self, gray: np.ndarray, results: list) -> Iterator[Region]:
-        """Where to look harder: the texture probe, else where zxing failed to decode.
-
-        zxing's corners for a failed symbol are often only roughly placed (measured: no
-        fallback decoded from them on the corpus), so they are only the second choice.
-        """
+        """Where to look harder: the texture probe, else where zxing failed to decode."""
         corners = self.probe.find(gray)
         if corners is not None:
             yield Region(corners, "texture")

@@ -30,6 +30,10 @@ import numpy as np
 #: tolerates about this much scale mismatch).
 PITCH_STEP = 1.18
 
+#: Blur (Gaussian sigma, in modules) of the pattern templates tried on the finders; the best
+#: one is then used for the alignment patterns, whose 1-module features blur out first.
+BLURS = (0.0, 0.35, 0.6)
+
 
 def symbol_size(version: int) -> int:
     return 17 + 4 * version
@@ -53,6 +57,15 @@ def alignment_centres(version: int) -> list[tuple[int, int]]:
     first, last = pos[0], pos[-1]
     corners = {(first, first), (first, last), (last, first)}
     return [(r, c) for r in pos for c in pos if (r, c) not in corners]
+
+
+def version_bits(version: int) -> int:
+    """The 18-bit version information word: 6 bits of version, BCH(18, 6) remainder."""
+    rem = version << 12
+    for shift in range(5, -1, -1):
+        if rem >> (shift + 12) & 1:
+            rem ^= 0x1F25 << shift
+    return version << 12 | rem
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,12 @@ def fixed_modules(version: int) -> FixedModules:
         known[r - 2 : r + 3, c - 2 : c + 3] = True
         dark[r - 2 : r + 3, c - 2 : c + 3] = _alignment()
     known[n - 8, 8] = dark[n - 8, 8] = True  # the always-dark module
+    if version >= 7:
+        bits = version_bits(version)
+        for i in range(18):
+            r, c = i // 3, n - 11 + i % 3  # next to the top-right finder, and mirrored
+            known[r, c] = known[c, r] = True
+            dark[r, c] = dark[c, r] = bool(bits >> i & 1)
     known.setflags(write=False)
     dark.setflags(write=False)
     return FixedModules(known, dark)
@@ -102,13 +121,16 @@ def fixed_modules(version: int) -> FixedModules:
 
 
 @functools.lru_cache(maxsize=64)
-def _template(kind: str, pitch_x100: int) -> np.ndarray:
-    """A finder (with a module of light margin) or alignment pattern at a module size."""
+def _template(kind: str, pitch_x100: int, blur_x100: int = 0) -> np.ndarray:
+    """A finder (with a module of light margin) or alignment pattern at a module size,
+    optionally blurred (sigma in modules) like the camera blurs it: the matched filter."""
     import cv2
 
     core = _finder() if kind == "finder" else _alignment()
     modules = np.pad(core, 1)
     big = np.kron(~modules, np.ones((16, 16), bool)).astype(np.float32)
+    if blur_x100:
+        big = cv2.GaussianBlur(big, (0, 0), 16 * blur_x100 / 100, borderType=cv2.BORDER_REPLICATE)
     size = max(5, round(modules.shape[0] * pitch_x100 / 100))
     return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
 
@@ -130,12 +152,17 @@ def _peak(score: np.ndarray) -> tuple[float, float, float]:
 
 
 def match(
-    image: np.ndarray, kind: str, pitch: float, centre: tuple[float, float], radius: float
+    image: np.ndarray,
+    kind: str,
+    pitch: float,
+    centre: tuple[float, float],
+    radius: float,
+    blur: float = 0.0,
 ) -> tuple[float, float, float] | None:
     """Centre (x, y) and correlation of the best ``kind`` pattern within ``radius`` px."""
     import cv2
 
-    tpl = _template(kind, round(pitch * 100))
+    tpl = _template(kind, round(pitch * 100), round(blur * 100))
     half = (tpl.shape[0] - 1) / 2  # template centre, pixel centres at integers
     x0 = int(np.floor(centre[0] - radius - half))
     y0 = int(np.floor(centre[1] - radius - half))
@@ -164,6 +191,7 @@ class Finders:
     bl: np.ndarray
     pitch: float
     score: float
+    blur: float = 0.0  # sigma in modules that matched the finders best
 
 
 def rough_view(gray: np.ndarray, corners: np.ndarray, grow: float = 1.12) -> tuple:
@@ -201,21 +229,24 @@ def find_finders(view: np.ndarray) -> Finders | None:
     fine = []
     for k in (2, 3, 1):  # top left, top right, bottom left of the symbol
         x, y, _score, pitch = hits[(missing + k) % 4]
-        best = max(
-            (
-                (*found, p)
-                for p in (pitch * 2 / 1.1, pitch * 2, pitch * 2 * 1.1)
-                if (found := match(view, "finder", p, (2 * x + 0.5, 2 * y + 0.5), 2 * pitch))
-            ),
-            key=lambda h: h[2],
+        fine.append(
+            max(
+                (
+                    (*found, p, b)
+                    for p in (pitch * 2 / 1.1, pitch * 2, pitch * 2 * 1.1)
+                    for b in BLURS
+                    if (found := match(view, "finder", p, (2 * x + 0.5, 2 * y + 0.5), 2 * pitch, b))
+                ),
+                key=lambda h: h[2],
+            )
         )
-        fine.append(best)
     return Finders(
         np.array(fine[0][:2]),
         np.array(fine[1][:2]),
         np.array(fine[2][:2]),
         float(np.median([f[3] for f in fine])),
         float(np.mean([f[2] for f in fine])),
+        float(np.median([f[4] for f in fine])),
     )
 
 
@@ -263,7 +294,9 @@ def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray
     r, c = max(centres)
     corner = np.float32([[c + 0.5, r + 0.5]])
     guess = _project(affine, corner)[0]
-    found = match(view, "alignment", finders.pitch, (guess[0], guess[1]), 3.0 * finders.pitch)
+    found = match(
+        view, "alignment", finders.pitch, (guess[0], guess[1]), 3.0 * finders.pitch, finders.blur
+    )
     if found is None or found[2] < 0.4:
         return affine
     return cv2.getPerspectiveTransform(
@@ -271,45 +304,65 @@ def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray
     )
 
 
-def refine_grid(
-    view: np.ndarray, finders: Finders, version: int, matrix: np.ndarray, radii=(1.5, 1.0)
-) -> np.ndarray | None:
-    """The homography refitted (RANSAC, then least squares on the inliers) to every
-    alignment pattern found within ``radii`` modules of where ``matrix`` puts it."""
+def polish_grid(
+    view: np.ndarray, matrix: np.ndarray, version: int, start: float = 0.5, stop: float = 0.1
+) -> np.ndarray:
+    """The module -> view homography moved, one symbol corner at a time, to where the module
+    centres show the most contrast and the fixed modules match best.
+
+    Sampled at the right places a blurred symbol's modules spread widest (samples off
+    centre mix neighbours); the fixed modules' correlation stops a whole-module slip.
+    Uses every module, so it holds where single alignment patterns are too blurred to
+    find. Steps from ``start`` to ``stop`` modules, coordinate descent.
+    """
     import cv2
 
     n = symbol_size(version)
-    src = [np.float32(p) for p in ([3.5, 3.5], [n - 3.5, 3.5], [3.5, n - 3.5])]
-    dst = [np.float32(p) for p in (finders.tl, finders.tr, finders.bl)]
-    centres = alignment_centres(version)
-    if not centres:
-        return matrix
-    module_pts = np.float32([[c + 0.5, r + 0.5] for r, c in centres])
-    for radius in radii:
-        hits_src, hits_dst = list(src), list(dst)
-        for mp, pp in zip(module_pts, _project(matrix, module_pts), strict=True):
-            found = match(view, "alignment", finders.pitch, (pp[0], pp[1]), radius * finders.pitch)
-            if found is not None and found[2] > 0.4:
-                hits_src.append(mp)
-                hits_dst.append(np.float32(found[:2]))
-        if len(hits_src) < 5:
-            return matrix
-        fitted, _mask = cv2.findHomography(
-            np.array(hits_src), np.array(hits_dst), cv2.RANSAC, 0.6 * finders.pitch
-        )
-        if fitted is None or abs(np.linalg.det(fitted)) < 1e-9:
-            return None
-        matrix = fitted
-    return matrix
+    fixed = fixed_modules(version)
+    target = np.where(fixed.dark, -1.0, 1.0)[fixed.known].astype(np.float32)
+    square = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
+    half = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])  # pixel (u, v) -> module centre
+    quad = _project(matrix, square).astype(np.float32)
+
+    def samples(q: np.ndarray) -> np.ndarray:
+        to_view = cv2.getPerspectiveTransform(square, q) @ half
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        return cv2.warpPerspective(view, to_view, (n, n), flags=flags)
+
+    first = samples(quad)
+    mean = cv2.blur(first, (9, 9), borderType=cv2.BORDER_REFLECT)
+    sq = cv2.blur(first * first, (9, 9), borderType=cv2.BORDER_REFLECT)
+    scale = 1 / np.sqrt(np.maximum(sq - mean * mean, 1.0))
+
+    known = np.flatnonzero(fixed.known)
+    target = target / len(known)
+
+    def score(q: np.ndarray) -> float:
+        z = (samples(q) - mean) * scale
+        return cv2.norm(z, cv2.NORM_L1) / z.size + float(z.ravel()[known] @ target)
+
+    pitch = float(np.linalg.norm(quad[1] - quad[0])) / n
+    best = score(quad)
+    step = start * pitch
+    while step >= stop * pitch:
+        improved = False
+        for k in range(4):
+            for d in ((step, 0), (-step, 0), (0, step), (0, -step)):
+                trial = quad.copy()
+                trial[k] += d
+                value = score(trial)
+                if value > best:
+                    best, quad, improved = value, trial, True
+        if not improved:
+            step /= 2
+    return cv2.getPerspectiveTransform(square, quad)
 
 
 # --------------------------------------------------------------------------- sampling
 
 
-def sample_modules(
-    gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int = 4
-) -> np.ndarray:
-    """Mean grey level of each module: the symbol warped to ``px`` pixels a module, averaged."""
+def warp_modules(gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int = 4) -> np.ndarray:
+    """The symbol resampled to ``px`` pixels a module (float32, n*px square)."""
     import cv2
 
     to_module = np.array([[px, 0, 0], [0, px, 0], [0, 0, 1]], np.float64) @ frame_to_module
@@ -317,7 +370,63 @@ def sample_modules(
     warped = cv2.warpPerspective(
         gray, to_module, (n * px, n * px), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    return warped.astype(np.float32).reshape(n, px, n, px).mean(axis=(1, 3))
+    return warped.astype(np.float32)
+
+
+def sample_modules(
+    gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int = 4
+) -> np.ndarray:
+    """Mean grey level of each module."""
+    return warp_modules(gray, frame_to_module, n, px).reshape(n, px, n, px).mean(axis=(1, 3))
+
+
+def refine_dense(
+    gray: np.ndarray, frame_to_module: np.ndarray, dark: np.ndarray, tile: int = 12, px: int = 4
+) -> np.ndarray | None:
+    """The frame -> module homography refitted to the whole symbol, not just its patterns.
+
+    The symbol as first read (``dark``, mostly right) is rendered and matched tile by tile
+    against the image resampled through the current grid; each tile's offset (sub-pixel)
+    says where its modules really are, and a homography is fitted to those points
+    (RANSAC drops tiles that matched wrongly). Where the first grid drifts by a third of a
+    module towards the far corners, this brings every tile back to the module centres.
+    """
+    import cv2
+
+    n = dark.shape[0]
+    warped = warp_modules(gray, frame_to_module, n, px)
+    expected = np.kron(np.where(dark, 0.0, 1.0), np.ones((px, px))).astype(np.float32)
+    to_frame = np.linalg.inv(frame_to_module)
+    module_pts, frame_pts = [], []
+    starts = range(0, n - tile // 2, tile)
+    for y0 in starts:
+        for x0 in starts:
+            y1, x1 = min(y0 + tile, n), min(x0 + tile, n)
+            tpl = expected[y0 * px : y1 * px, x0 * px : x1 * px]
+            if tpl.std() < 0.2:
+                continue
+            pad = px
+            wy0, wx0 = y0 * px - pad, x0 * px - pad
+            window = warped[max(wy0, 0) : y1 * px + pad, max(wx0, 0) : x1 * px + pad]
+            if window.shape[0] < tpl.shape[0] + 2 or window.shape[1] < tpl.shape[1] + 2:
+                continue
+            score = cv2.matchTemplate(window, tpl, cv2.TM_CCOEFF_NORMED)
+            sx, sy, value = _peak(score)
+            if value < 0.3:
+                continue
+            dx = (sx + max(wx0, 0) - x0 * px) / px  # offset in modules
+            dy = (sy + max(wy0, 0) - y0 * px) / px
+            centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+            module_pts.append(centre)
+            frame_pts.append(_project(to_frame, (centre + np.array([dx, dy]))[None])[0])
+    if len(module_pts) < 8:
+        return None
+    fitted, _mask = cv2.findHomography(
+        np.float32(frame_pts), np.float32(module_pts), cv2.RANSAC, 0.25
+    )
+    if fitted is None or abs(np.linalg.det(fitted)) < 1e-12:
+        return None
+    return fitted
 
 
 def neighbourhood(values: np.ndarray, reach: int = 2) -> np.ndarray:
@@ -366,14 +475,23 @@ def _least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.linalg.solve(gram, x.T @ y)
 
 
-def fixed_agreement(values: np.ndarray, fixed: FixedModules) -> float:
+def fixed_agreement(values: np.ndarray, fixed: FixedModules, near: bool = False) -> float:
     """Fraction of fixed modules a plain local threshold gets right: high only when the grid
-    (version and homography) is right, used to rank the candidate versions."""
+    (version and homography) is right. ``near``: only those within 11 modules of a finder
+    (finders, version information), which even a rough grid samples well."""
     import cv2
 
     mean = cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
     dark = values < mean
-    return float(np.mean(dark[fixed.known] == fixed.dark[fixed.known]))
+    known = fixed.known & _near_finders(values.shape[0]) if near else fixed.known
+    return float(np.mean(dark[known] == fixed.dark[known]))
+
+
+@functools.lru_cache(maxsize=48)
+def _near_finders(n: int) -> np.ndarray:
+    near = np.zeros((n, n), bool)
+    near[:11, :11] = near[:11, -11:] = near[-11:, :11] = True
+    return near
 
 
 def render(dark: np.ndarray, scale: int = 4, quiet: int = 4) -> np.ndarray:
@@ -412,8 +530,9 @@ def light_quiet_zone(view: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class Located:
-    """A fitted grid with what is needed to sample it: frame -> module coordinates, the
-    frame polarity, and how well the fixed modules agree."""
+    """A fitted grid: frame -> module coordinates (x = column, y = row; module (r, c)
+    spans [c, c+1) x [r, r+1)), the frame's polarity, and how well the fixed modules
+    agree with it."""
 
     version: int
     frame_to_module: np.ndarray
@@ -421,61 +540,102 @@ class Located:
     agreement: float
 
 
-def locate(gray: np.ndarray, corners: np.ndarray, keep: int = 2) -> list[Located]:
-    """Grid candidates for the symbol near ``corners`` (frame pixels), best first.
+#: Smallest module size (view px, about camera px) worth a grid fit: below it camera blur
+#: leaves too little of the modules (measured: nothing reads below ~2.3 px, see
+#: bench/RESULTS.md), so frames of a far-away phone cost only the finder search.
+MIN_PITCH = 1.9
 
-    Every plausible version gets the cheap four-point grid and is scored by how well its
-    fixed modules agree with the image; only the ``keep`` best are refined and returned.
+
+class Symbol:
+    """The symbol near a region of a frame, located lazily.
+
+    The finder search runs once; then every plausible version gets the cheap four-point
+    grid, ranked on the fixed modules near the finders (from version 7 these include the
+    version information, which differs between versions). ``grid(rank)`` polishes the
+    ``rank``-th best on first use only, as the first is nearly always right.
     """
-    view, to_view = rough_view(gray, corners)
-    inverted = not light_quiet_zone(view)
-    if inverted:
-        view = 255 - view
-    finders = find_finders(view)
-    if finders is None:
-        return []
-    rough = []
-    for version in candidate_versions(finders):
-        matrix = initial_grid(view, finders, version)
-        if matrix is not None:
-            rough.append(_scored(gray, to_view, matrix, version, inverted))
-    best = sorted(rough, key=lambda c: -c[0].agreement)[:keep]
-    found = []
-    for where, matrix in best:
-        refined = refine_grid(view, finders, where.version, matrix)
-        if refined is not None:
-            found.append(_scored(gray, to_view, refined, where.version, inverted)[0])
-    return sorted(found, key=lambda c: -c.agreement)
+
+    def __init__(self, gray: np.ndarray, corners: np.ndarray) -> None:
+        self.gray = gray
+        self.view, self.to_view = rough_view(gray, corners)
+        self.inverted = not light_quiet_zone(self.view)
+        if self.inverted:
+            self.view = 255 - self.view
+        self.finders = find_finders(self.view)
+        self._ranked: list[tuple[int, np.ndarray]] | None = None
+        self._grids: dict[int, Located] = {}
+
+    @property
+    def readable(self) -> bool:
+        return self.finders is not None and self.finders.pitch >= MIN_PITCH
+
+    def grid(self, rank: int = 0) -> Located | None:
+        if not self.readable:
+            return None
+        ranked = self._rank()
+        if rank >= len(ranked):
+            return None
+        if rank not in self._grids:
+            version, matrix = ranked[rank]
+            polished = polish_grid(self.view, matrix, version)
+            self._grids[rank] = self._located(polished, version)
+        return self._grids[rank]
+
+    def _rank(self) -> list[tuple[int, np.ndarray]]:
+        if self._ranked is None:
+            assert self.finders is not None
+            scored = []
+            for version in candidate_versions(self.finders):
+                matrix = initial_grid(self.view, self.finders, version)
+                if matrix is not None:
+                    scored.append(
+                        (self._located(matrix, version, near=True).agreement, version, matrix)
+                    )
+            scored.sort(key=lambda s: -s[0])
+            self._ranked = [(version, matrix) for _a, version, matrix in scored]
+        return self._ranked
+
+    def _located(self, matrix: np.ndarray, version: int, near: bool = False) -> Located:
+        frame_to_module = np.linalg.inv(matrix) @ self.to_view
+        values = sample_modules(self.gray, frame_to_module, symbol_size(version), px=2)
+        if self.inverted:
+            values = 255 - values
+        agreement = fixed_agreement(values, fixed_modules(version), near)
+        return Located(version, frame_to_module, self.inverted, agreement)
 
 
-def _scored(
-    gray: np.ndarray, to_view: np.ndarray, matrix: np.ndarray, version: int, inverted: bool
-) -> tuple[Located, np.ndarray]:
-    frame_to_module = np.linalg.inv(matrix) @ to_view
-    values = sample_modules(gray, frame_to_module, symbol_size(version), px=2)
-    if inverted:
-        values = 255 - values
-    agreement = fixed_agreement(values, fixed_modules(version))
-    return Located(version, frame_to_module, inverted, agreement), matrix
-
-
-def read_located(gray: np.ndarray, where: Located) -> list[str]:
+def read_located(gray: np.ndarray, where: Located, refine: int = 0) -> list[str]:
     """Sample, equalise and read one located grid from ``gray`` (which may be a cleaned
-    copy of the frame the grid was located on)."""
+    copy of the frame the grid was located on); if that fails, refine the grid on the
+    symbol as read (``refine`` times) and read again."""
     n = symbol_size(where.version)
-    values = sample_modules(gray, where.frame_to_module, n)
-    if where.inverted:
-        values = 255 - values
     fixed = fixed_modules(where.version)
-    dark = equalise(values, fixed) > 0
-    dark[fixed.known] = fixed.dark[fixed.known]
-    return read_rendered(dark)
+    frame_to_module = where.frame_to_module
+    for attempt in range(refine + 1):
+        values = sample_modules(gray, frame_to_module, n)
+        if where.inverted:
+            values = 255 - values
+        dark = equalise(values, fixed) > 0
+        dark[fixed.known] = fixed.dark[fixed.known]
+        texts = read_rendered(dark)
+        if texts or attempt == refine:
+            return texts
+        image = 255 - gray if where.inverted else gray
+        refined = refine_dense(image, frame_to_module, dark)
+        if refined is None:
+            return []
+        frame_to_module = refined
+    return []
 
 
-def decode_region(gray: np.ndarray, corners: np.ndarray, max_grids: int = 2) -> list[str]:
+def decode_region(gray: np.ndarray, corners: np.ndarray) -> list[str]:
     """Texts read by grid resampling of the symbol near ``corners`` (frame pixels)."""
-    for where in locate(gray, corners)[:max_grids]:
-        texts = read_located(gray, where)
+    symbol = Symbol(gray, corners)
+    for rank in range(2):
+        where = symbol.grid(rank)
+        if where is None:
+            return []
+        texts = read_located(gray, where, refine=1)
         if texts:
             return texts
     return []
