@@ -76,8 +76,12 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             f"({SCHEMA_VERSION}): upgrade issuer-stub"
         )
     while version < target:
-        script = MIGRATIONS[version]
         conn.execute("BEGIN IMMEDIATE")
+        version = schema_version(conn)  # another process may have migrated meanwhile
+        if version >= target:
+            conn.execute("COMMIT")
+            break
+        script = MIGRATIONS[version]
         try:
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)

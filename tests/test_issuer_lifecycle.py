@@ -331,6 +331,20 @@ def test_revoked_ids_leave_the_list_after_their_exp(issuer: Issuer) -> None:
     assert len(issuer.lists()[1]) == 0
 
 
+def test_concurrent_revocations_never_share_a_seq(issuer: Issuer) -> None:
+    """API threads and CLI processes serialise on the directory lock: every publication gets
+    its own seq, and the last list holds every revocation."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    phones = [issuer.activate(issuer.add(n), NOW) for n in range(1, 9)]
+    with ThreadPoolExecutor(8) as pool:
+        seqs = list(pool.map(lambda p: issuer.office.revoke(p.cti, NOW + 1).revocation_seq,
+                             phones))
+    assert len(set(seqs)) == len(seqs)
+    _trust, revocations = issuer.lists()
+    assert revocations.seq == max(seqs) and all(p.cti in revocations for p in phones)
+
+
 # Keys ---------------------------------------------------------------------------------------
 def test_key_rotation_keeps_old_credentials_valid(issuer: Issuer) -> None:
     old_phone = issuer.activate(issuer.add(1), NOW)
