@@ -1,0 +1,548 @@
+#!/usr/bin/env bash
+# Install mleg-verifier on a Raspberry Pi so it boots straight into the inspector's app.
+#
+#   sudo deploy/install.sh --anchor /path/to/anchor.pem --list-url https://lists.example/ml1
+#   sudo deploy/install.sh            # asks for the anchor and the list URL on a terminal
+#   deploy/install.sh --check         # what is missing; changes nothing
+#   deploy/install.sh --dry-run       # prints every step instead of doing it
+#
+# Re-run it to upgrade: it reinstalls the project into the venv, refreshes the units and
+# restarts the app; it never duplicates the user and never overwrites an existing config.
+# See deploy/README.md. Exit codes: 0 done (or nothing missing), 1 --check found something
+# missing, 2 usage or input error, 3 unsupported system.
+set -euo pipefail
+
+APP=mleg-verifier
+SERVICE_USER=mleg
+PREFIX=/opt/$APP
+VENV=$PREFIX/venv
+ETC=/etc/$APP
+STATE=/var/lib/$APP
+CONFIG=$ETC/config.toml
+ANCHOR=$ETC/anchor.pem
+UNIT_DIR=/etc/systemd/system
+UNITS=(mleg-verifier.service mleg-verifier-sync.service mleg-verifier-sync.timer)
+ENABLE=(mleg-verifier.service mleg-verifier-sync.timer)
+# Debian packages: the Pi camera stack (Raspberry Pi archive only), the zbar library pyzbar
+# loads, venv support, the numpy picamera2 is built against (the venv must not shadow it),
+# GPIO for the buzzer, and a saved clock for boards without a real-time clock.
+PI_PACKAGES=(python3-picamera2 python3-lgpio)
+PACKAGES=(python3-venv python3-numpy libzbar0 python3-gpiozero fake-hwclock)
+GROUPS_WANTED=(video gpio)
+MIN_DEBIAN=12 # bookworm
+
+ROOT=""
+DRY_RUN=0
+CHECK=0
+FORCE=0
+ANCHOR_FROM=""
+LIST_URL=""
+LIST_URL_GIVEN=0
+SOURCE=""
+
+usage() {
+    cat <<EOF
+Usage: install.sh [--anchor FILE] [--list-url URL] [--check | --dry-run] [--root DIR]
+                  [--source DIR] [--force]
+
+Installs mleg-verifier as an appliance on Raspberry Pi OS (Bookworm or later): apt packages,
+a venv in $VENV, the system user '$SERVICE_USER', $ETC (config, trust anchor),
+$STATE (list cache) and the systemd units (app on tty1, list sync timer).
+
+  --anchor FILE    trust anchor (PEM public key) to install; replaces a different one
+                   (the old one is kept as anchor.pem.<time>.old): that is anchor rotation
+  --list-url URL   where the signed lists are published (http:// or https://); used only
+                   when the config is first written
+  --check          report what is missing, change nothing (exit 1 if anything is)
+  --dry-run        print what would be done, change nothing
+  --root DIR       act on the system image under DIR (only with --check or --dry-run)
+  --source DIR     the mleg-verifier source tree (default: the one holding this script)
+  --force          install on a system that is not Raspberry Pi OS on a Pi (plain Debian 12
+                   or later, for testing: no Pi camera packages, camera source "opencv")
+  -h, --help       this text
+
+Without --anchor or --list-url, install.sh asks on a terminal when it needs them.
+EOF
+}
+
+die() { # die CODE MESSAGE
+    printf 'install.sh: %s\n' "$2" >&2
+    exit "$1"
+}
+
+while (($#)); do
+    case $1 in
+    --anchor) ANCHOR_FROM=${2:?--anchor needs a file}; shift 2 ;;
+    --anchor=*) ANCHOR_FROM=${1#*=}; shift ;;
+    --list-url) LIST_URL=${2?--list-url needs a URL}; LIST_URL_GIVEN=1; shift 2 ;;
+    --list-url=*) LIST_URL=${1#*=}; LIST_URL_GIVEN=1; shift ;;
+    --check) CHECK=1; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    --root) ROOT=${2:?--root needs a directory}; shift 2 ;;
+    --root=*) ROOT=${1#*=}; shift ;;
+    --source) SOURCE=${2:?--source needs a directory}; shift 2 ;;
+    --source=*) SOURCE=${1#*=}; shift ;;
+    --force) FORCE=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die 2 "unknown option: $1" ;;
+    esac
+done
+
+ROOT=${ROOT%/}
+if [[ -n $ROOT ]]; then
+    [[ -d $ROOT ]] || die 2 "--root $ROOT is not a directory"
+    ROOT=$(cd "$ROOT" && pwd)
+    [[ $ROOT == / ]] && ROOT=""
+fi
+if [[ -n $ROOT ]] && ((!CHECK && !DRY_RUN)); then
+    die 2 "--root works only with --check or --dry-run (commands cannot run inside $ROOT)"
+fi
+((CHECK && DRY_RUN)) && die 2 "use --check or --dry-run, not both"
+SOURCE=${SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+[[ -f $SOURCE/pyproject.toml && -d $SOURCE/systemd ]] ||
+    die 2 "$SOURCE is not the mleg-verifier source tree (no pyproject.toml and systemd/)"
+
+# ---- helpers ------------------------------------------------------------------------------
+say() { printf '%s\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; }
+
+# run CMD...: a command that changes the system; printed instead under --dry-run.
+run() {
+    if ((DRY_RUN)); then
+        printf 'would run:'
+        printf ' %q' "$@"
+        printf '\n'
+    else
+        printf '+'
+        printf ' %q' "$@"
+        printf '\n'
+        "$@"
+    fi
+}
+
+# put_file DEST MODE OWNER:GROUP < content: write atomically (temporary file, then rename).
+put_file() {
+    local dest=$1 mode=$2 owner=$3 content tmp
+    content=$(cat)
+    if ((DRY_RUN)); then
+        say "would write $dest ($mode $owner):"
+        # shellcheck disable=SC2001 # indent every line
+        sed 's/^/    | /' <<<"$content"
+        return
+    fi
+    tmp=$(mktemp "$dest.XXXXXX")
+    printf '%s\n' "$content" >"$tmp"
+    chmod "$mode" "$tmp"
+    chown "$owner" "$tmp"
+    sync "$tmp"
+    mv -f "$tmp" "$dest"
+    sync "$(dirname "$dest")"
+    say "wrote $dest"
+}
+
+os_field() { # os_field KEY: a value from os-release, quotes removed
+    local file=$ROOT/etc/os-release
+    [[ -r $file ]] || file=$ROOT/usr/lib/os-release
+    [[ -r $file ]] || return 0
+    sed -n "s/^$1=//p" "$file" | head -n 1 | tr -d '"'"'"
+}
+
+pi_model() { # the board's model, empty when this is not a Raspberry Pi
+    local model=""
+    for f in "$ROOT/proc/device-tree/model" "$ROOT/sys/firmware/devicetree/base/model"; do
+        if [[ -r $f ]]; then
+            model=$(tr -d '\0' <"$f")
+            break
+        fi
+    done
+    if [[ $model == *"Raspberry Pi"* ]]; then
+        say "$model"
+    elif [[ -f $ROOT/etc/rpi-issue ]]; then
+        say "Raspberry Pi (from /etc/rpi-issue)"
+    fi
+}
+
+has_package() { # has_package NAME: installed according to dpkg's database under ROOT
+    local status
+    status=$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -W -f='${db:Status-Status}' "$1" \
+        2>/dev/null) || return 1
+    [[ $status == installed ]]
+}
+
+has_user() { grep -q "^$SERVICE_USER:" "$ROOT/etc/passwd" 2>/dev/null; }
+has_group() { grep -q "^$1:" "$ROOT/etc/group" 2>/dev/null; }
+in_group() { # in_group GROUP: the service user is a member
+    local members
+    members=$(sed -n "s/^$1:[^:]*:[^:]*://p" "$ROOT/etc/group" 2>/dev/null)
+    [[ ,$members, == *",$SERVICE_USER,"* ]]
+}
+# Names are looked up in the passwd and group files under ROOT (the image's own).
+user_id() { awk -F: -v u="$1" '$1 == u { print $3 }' "$ROOT/etc/passwd" 2>/dev/null; }
+group_id() { awk -F: -v g="$1" '$1 == g { print $3 }' "$ROOT/etc/group" 2>/dev/null; }
+
+# mode_owner PATH: "MODE UID GID" of a file or directory
+mode_owner() { stat -c '%a %u %g' "$1"; }
+
+unit_enabled() { # unit_enabled UNIT TARGET
+    [[ -L $ROOT$UNIT_DIR/$2.wants/$1 || -e $ROOT$UNIT_DIR/$2.wants/$1 ]]
+}
+
+# pem_kid FILE: the anchor's kid (first 8 bytes of SHA-256 over the SPKI DER, ML1 section 1);
+# fails when FILE is not one PEM public key.
+pem_kid() {
+    python3 - "$1" <<'PY'
+import base64, binascii, hashlib, sys
+text = open(sys.argv[1], "rb").read().decode("ascii", "replace")
+begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+if text.count(begin) != 1 or end not in text:
+    sys.exit(1)
+body = text.split(begin, 1)[1].split(end, 1)[0]
+try:
+    der = base64.b64decode("".join(body.split()), validate=True)
+except binascii.Error:
+    sys.exit(1)
+# An EC P-256 SubjectPublicKeyInfo: SEQUENCE, then id-ecPublicKey and prime256v1.
+if not der.startswith(b"\x30") or b"\x2a\x86\x48\xce\x3d\x02\x01" not in der[:32]:
+    sys.exit(1)
+print(hashlib.sha256(der).digest()[:8].hex())
+PY
+}
+
+valid_url() { # http(s), and nothing that would need escaping in the TOML string
+    [[ $1 == http://?* || $1 == https://?* ]] || return 1
+    [[ $1 != *[[:space:][:cntrl:]\"\'\\]* ]]
+}
+
+# ---- the system --------------------------------------------------------------------------
+OS_ID=$(os_field ID)
+OS_VERSION=$(os_field VERSION_ID)
+OS_CODENAME=$(os_field VERSION_CODENAME)
+OS_NAME=$(os_field PRETTY_NAME)
+MODEL=$(pi_model)
+ON_PI=0
+[[ -n $MODEL ]] && ON_PI=1
+
+debian_release() { # 0 when os-release names Debian/Raspbian 12 (bookworm) or later
+    [[ $OS_ID == debian || $OS_ID == raspbian ]] || return 1
+    if [[ $OS_VERSION =~ ^[0-9]+$ ]]; then
+        ((OS_VERSION >= MIN_DEBIAN))
+    else # testing and unstable have no VERSION_ID
+        [[ $OS_CODENAME =~ ^(bookworm|trixie|forky|duke|sid)$ ]]
+    fi
+}
+
+describe_system() {
+    local what=${OS_NAME:-unknown system}
+    [[ -n $OS_NAME ]] && what="$what (ID=${OS_ID:-?}, VERSION_ID=${OS_VERSION:-?}, VERSION_CODENAME=${OS_CODENAME:-?})"
+    say "$what on ${MODEL:-a machine that is not a Raspberry Pi}"
+}
+
+SUPPORTED=0
+debian_release && ((ON_PI)) && SUPPORTED=1
+if ((!SUPPORTED)); then
+    if ((FORCE)) && debian_release; then
+        say "note: not Raspberry Pi OS on a Pi; installing anyway (--force): $(describe_system)"
+    elif ((FORCE)); then
+        die 3 "--force needs Debian 12 (bookworm) or later at least; this is $(describe_system)"
+    else
+        {
+            say "install.sh: this installer is for Raspberry Pi OS (Bookworm or later) on a Raspberry Pi."
+            say "This is $(describe_system)."
+            say "Nothing was changed. To try it on plain Debian 12 or later anyway, add --force."
+        } >&2
+        exit 3
+    fi
+fi
+if ((ON_PI)); then
+    PACKAGES+=("${PI_PACKAGES[@]}")
+    CAMERA_SOURCE=picamera2
+else
+    CAMERA_SOURCE=opencv
+fi
+
+# ---- --check -----------------------------------------------------------------------------
+MISSING=0
+ok() { printf '  ok       %s\n' "$*"; }
+missing() {
+    printf '  missing  %s\n' "$*"
+    MISSING=$((MISSING + 1))
+}
+warn() { printf '  warning  %s\n' "$*"; }
+
+check_path() { # check_path PATH MODE OWNER-USER OWNER-GROUP WHAT
+    local path=$1 mode=$2 user=$3 group=$4 what=$5 want_uid want_gid have
+    if [[ ! -e $ROOT$path ]]; then
+        missing "$what $path"
+        return
+    fi
+    want_uid=$(user_id "$user")
+    want_gid=$(group_id "$group")
+    have=$(mode_owner "$ROOT$path")
+    if [[ $have == "$mode ${want_uid:-?} ${want_gid:-?}" ]]; then
+        ok "$what $path ($mode $user:$group)"
+    else
+        missing "$what $path with mode $mode owned by $user:$group (now: mode, uid, gid = $have)"
+    fi
+}
+
+run_check() {
+    say "mleg-verifier on ${ROOT:-/}: $(describe_system)"
+    if ((SUPPORTED)); then
+        ok "Raspberry Pi OS ${OS_VERSION:-$OS_CODENAME} on $MODEL"
+    else
+        warn "not Raspberry Pi OS on a Pi (--force): no Pi camera packages expected"
+    fi
+    if command -v dpkg-query >/dev/null; then
+        for pkg in "${PACKAGES[@]}"; do
+            if has_package "$pkg"; then ok "package $pkg"; else missing "package $pkg"; fi
+        done
+    else
+        warn "cannot check packages: dpkg-query not found"
+    fi
+    if has_user; then
+        ok "user $SERVICE_USER"
+        for group in "${GROUPS_WANTED[@]}"; do
+            has_group "$group" || continue
+            if in_group "$group"; then ok "$SERVICE_USER in group $group"; else
+                missing "$SERVICE_USER in group $group"
+            fi
+        done
+    else
+        missing "system user $SERVICE_USER"
+    fi
+    if [[ -x $ROOT$VENV/bin/verifier ]]; then
+        ok "venv $VENV with the verifier command"
+        if [[ -z $ROOT ]] && ! "$VENV/bin/python" -c 'import verifier.cli' 2>/dev/null; then
+            missing "a working install in $VENV (import verifier fails)"
+        fi
+    else
+        missing "venv $VENV with the verifier command"
+    fi
+    check_path "$ETC" 750 root "$SERVICE_USER" "config directory"
+    check_path "$CONFIG" 640 root "$SERVICE_USER" "config"
+    if [[ -r $ROOT$CONFIG ]] && ! python3 -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' \
+        "$ROOT$CONFIG" 2>/dev/null; then
+        missing "a config that is valid TOML ($CONFIG)"
+    fi
+    check_path "$ANCHOR" 644 root root "trust anchor"
+    if [[ -r $ROOT$ANCHOR ]] && ! pem_kid "$ROOT$ANCHOR" >/dev/null; then
+        missing "a trust anchor that is one PEM P-256 public key ($ANCHOR)"
+    fi
+    check_path "$STATE" 750 "$SERVICE_USER" "$SERVICE_USER" "cache directory"
+    for unit in "${UNITS[@]}"; do
+        if [[ ! -f $ROOT$UNIT_DIR/$unit ]]; then
+            missing "unit $UNIT_DIR/$unit"
+        elif ! cmp -s "$SOURCE/systemd/$unit" "$ROOT$UNIT_DIR/$unit"; then
+            missing "unit $UNIT_DIR/$unit as in this version (it differs: re-run to update)"
+        else
+            ok "unit $unit"
+        fi
+    done
+    if unit_enabled mleg-verifier.service multi-user.target; then ok "app enabled at boot"; else
+        missing "app enabled at boot (multi-user.target.wants/mleg-verifier.service)"
+    fi
+    if unit_enabled mleg-verifier-sync.timer timers.target; then ok "sync timer enabled"; else
+        missing "sync timer enabled (timers.target.wants/mleg-verifier-sync.timer)"
+    fi
+    if unit_enabled getty@tty1.service getty.target; then
+        missing "tty1 free for the app (getty@tty1.service is enabled)"
+    else
+        ok "tty1 free for the app"
+    fi
+    if desktop_boot; then
+        missing "boot to the console (the default target is graphical: the app would not show)"
+    fi
+    # Field advice: the clock and the camera. Warnings only, they do not fail the check.
+    if [[ -e $ROOT/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service ]] ||
+        has_package chrony || has_package ntpsec || has_package ntp; then
+        ok "network time synchronisation"
+    else
+        warn "no network time synchronisation (systemd-timesyncd, chrony or ntp): see README"
+    fi
+    if ! compgen -G "$ROOT/dev/video*" >/dev/null && ! compgen -G "$ROOT/dev/media*" >/dev/null; then
+        warn "no camera device (/dev/video*, /dev/media*): camera not connected or not detected"
+    fi
+    if [[ -r $ROOT$STATE ]] && [[ ! -f $ROOT$STATE/trustlist.cbor ]]; then
+        warn "no trust list cached yet: sudo systemctl start mleg-verifier-sync.service"
+    fi
+    if ((MISSING)); then
+        say "$MISSING missing: run sudo deploy/install.sh to install them."
+        return 1
+    fi
+    say "Nothing missing."
+}
+
+desktop_boot() { # the system boots a desktop instead of the console
+    local default
+    [[ -e $ROOT$UNIT_DIR/display-manager.service ]] || return 1
+    default=$(readlink "$ROOT$UNIT_DIR/default.target" 2>/dev/null || true)
+    [[ ${default##*/} != multi-user.target ]]
+}
+
+if ((CHECK)); then
+    run_check && exit 0
+    exit 1
+fi
+
+# ---- install -----------------------------------------------------------------------------
+if ((!DRY_RUN)) && ((EUID != 0)); then
+    die 2 "run as root (sudo), or use --check or --dry-run"
+fi
+INTERACTIVE=0
+[[ -t 0 && -t 1 ]] && INTERACTIVE=1
+
+# Everything asked or given is checked before anything changes.
+if [[ -n $ANCHOR_FROM ]]; then
+    [[ -r $ANCHOR_FROM ]] || die 2 "trust anchor $ANCHOR_FROM cannot be read"
+elif [[ ! -f $ROOT$ANCHOR ]]; then
+    if ((INTERACTIVE)); then
+        read -r -p "Trust anchor file (PEM public key from the ministry): " ANCHOR_FROM
+        [[ -r $ANCHOR_FROM ]] || die 2 "trust anchor $ANCHOR_FROM cannot be read"
+    else
+        die 2 "no trust anchor installed: pass --anchor FILE"
+    fi
+fi
+NEW_KID=""
+if [[ -n $ANCHOR_FROM ]]; then
+    NEW_KID=$(pem_kid "$ANCHOR_FROM") ||
+        die 2 "$ANCHOR_FROM is not a PEM P-256 public key (-----BEGIN PUBLIC KEY-----)"
+fi
+if [[ ! -f $ROOT$CONFIG ]]; then
+    if ((!LIST_URL_GIVEN)) && ((INTERACTIVE)); then
+        read -r -p "List URL (where trustlist.cbor and revocations.cbor are published): " LIST_URL
+        LIST_URL_GIVEN=1
+    fi
+    ((LIST_URL_GIVEN)) || die 2 "no config yet: pass --list-url URL"
+    valid_url "$LIST_URL" ||
+        die 2 "list URL must start with http:// or https:// and hold no spaces or quotes: $LIST_URL"
+fi
+
+step "System: $(describe_system)"
+
+step "Packages"
+missing_packages=()
+for pkg in "${PACKAGES[@]}"; do has_package "$pkg" || missing_packages+=("$pkg"); done
+if ((${#missing_packages[@]})); then
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        "${missing_packages[@]}"
+else
+    say "all installed: ${PACKAGES[*]}"
+fi
+
+step "User $SERVICE_USER"
+if has_user; then
+    say "exists"
+else
+    run useradd --system --user-group --home-dir "$STATE" --no-create-home \
+        --shell /usr/sbin/nologin --comment "mleg-verifier inspector app" "$SERVICE_USER"
+fi
+for group in "${GROUPS_WANTED[@]}"; do
+    if has_group "$group" && ! in_group "$group"; then
+        run usermod --append --groups "$group" "$SERVICE_USER"
+    fi
+done
+
+step "Directories"
+run install -d -m 0755 -o root -g root "$PREFIX"
+run install -d -m 0750 -o root -g "$SERVICE_USER" "$ETC"
+run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE"
+
+step "Python environment $VENV"
+if [[ -x $ROOT$VENV/bin/python ]]; then
+    say "exists; upgrading the project in it"
+else
+    # System site packages: picamera2, libcamera, numpy and gpiozero come from apt.
+    run python3 -m venv --system-site-packages "$VENV"
+fi
+# Dependencies only as needed (apt's numpy stays: picamera2 is built against it), then the
+# project itself always, so an upgrade with an unchanged version number still lands.
+run "$VENV/bin/pip" install --disable-pip-version-check --upgrade-strategy only-if-needed \
+    "$SOURCE"
+run "$VENV/bin/pip" install --disable-pip-version-check --no-deps --force-reinstall "$SOURCE"
+
+step "Trust anchor $ANCHOR"
+if [[ -n $ANCHOR_FROM ]]; then
+    if [[ -f $ROOT$ANCHOR ]] && cmp -s "$ANCHOR_FROM" "$ROOT$ANCHOR"; then
+        say "unchanged (kid $NEW_KID)"
+    else
+        if [[ -f $ROOT$ANCHOR ]]; then
+            old_kid=$(pem_kid "$ROOT$ANCHOR" || echo unreadable)
+            say "rotating: kid $old_kid -> $NEW_KID; lists signed by the old anchor stop verifying"
+            run cp -p "$ANCHOR" "$ANCHOR.$(date +%Y%m%dT%H%M%S).old"
+            ANCHOR_CHANGED=1
+        fi
+        put_file "$ANCHOR" 0644 root:root <"$ANCHOR_FROM"
+    fi
+else
+    say "kept (kid $(pem_kid "$ROOT$ANCHOR" || echo unreadable))"
+fi
+
+step "Config $CONFIG"
+if [[ -f $ROOT$CONFIG ]]; then
+    say "exists; kept as it is (install.sh never overwrites it)"
+    if ((LIST_URL_GIVEN)); then
+        say "note: --list-url ignored; to change the list URL, edit list_url in $CONFIG"
+    fi
+else
+    put_file "$CONFIG" 0640 "root:$SERVICE_USER" <<EOF
+# mleg-verifier on this kit, written by deploy/install.sh on $(date -u +%Y-%m-%d).
+# install.sh never overwrites this file; every key is described in deploy/README.md.
+anchor = "$ANCHOR"
+list_url = "$LIST_URL"
+cache_dir = "$STATE"
+
+[camera]
+source = "$CAMERA_SOURCE"
+EOF
+fi
+if ((!DRY_RUN)); then
+    # The installed verifier reads it exactly as the services will: unknown keys are errors.
+    "$VENV/bin/python" -c 'import sys; from pathlib import Path
+from verifier.config import load_config
+from verifier.errors import VerifierError
+try:
+    load_config(Path(sys.argv[1]))
+except VerifierError as exc:
+    sys.exit(f"{exc.title}: {exc.message}")' "$CONFIG" || die 2 "fix $CONFIG, then re-run"
+    say "valid"
+fi
+
+step "systemd units"
+for unit in "${UNITS[@]}"; do
+    if cmp -s "$SOURCE/systemd/$unit" "$ROOT$UNIT_DIR/$unit"; then
+        say "$unit unchanged"
+    else
+        run install -m 0644 -o root -g root "$SOURCE/systemd/$unit" "$UNIT_DIR/$unit"
+    fi
+done
+run systemctl daemon-reload
+# tty1 is the app's: no login prompt competing for it at boot (Alt+F2 still gives one).
+if unit_enabled getty@tty1.service getty.target; then
+    run systemctl disable getty@tty1.service
+fi
+if desktop_boot; then
+    run systemctl set-default multi-user.target
+fi
+run systemctl enable "${ENABLE[@]}"
+
+step "Start"
+console=$(tty 2>/dev/null || true)
+if [[ $console == /dev/tty1 ]]; then
+    say "you are on tty1, which the app takes over: reboot (or start it from ssh) to see it"
+    run systemctl start --no-block mleg-verifier-sync.service
+else
+    run systemctl start --no-block mleg-verifier-sync.service
+    if ((${ANCHOR_CHANGED:-0})); then
+        say "new anchor: the app restarts; it verifies again once the sync has fetched lists"
+    fi
+    # Picks up the new code and anchor; on a first install, starts it.
+    run systemctl restart mleg-verifier.service
+fi
+
+step "Done"
+if ((DRY_RUN)); then
+    say "dry run: nothing was changed"
+else
+    say "Check with: deploy/install.sh --check; logs: journalctl -u 'mleg-verifier*'"
+fi

@@ -1,0 +1,661 @@
+"""The Raspberry Pi deployment, tested off the Pi.
+
+deploy/install.sh runs in --check and --dry-run mode against throwaway roots with faked
+os-release, device-tree model, dpkg database and passwd; the systemd units are parsed for their
+hardening and validated with systemd-analyze when it is installed; the app is started the way
+its unit starts it (the unit's environment, the console a terminal) with the replay camera.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import cbor2
+import cv2
+import numpy as np
+import pytest
+
+from issuer_stub.keystore import public_pem
+from issuer_stub.signing import sign1
+from tests.conftest import REPO, STUDENT, World
+from verifier.errors import ListError
+from verifier.keys import kid_of
+from verifier.revocation import RevocationList
+
+INSTALL = REPO / "deploy" / "install.sh"
+UNITS = REPO / "systemd"
+APP_UNIT, SYNC_UNIT, TIMER = (
+    "mleg-verifier.service",
+    "mleg-verifier-sync.service",
+    "mleg-verifier-sync.timer",
+)
+VENV_VERIFIER = "/opt/mleg-verifier/venv/bin/verifier"
+BOOKWORM = (
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
+    "VERSION_CODENAME=bookworm\n"
+)
+TRIXIE_RASPBIAN = (
+    'PRETTY_NAME="Raspbian GNU/Linux 13 (trixie)"\nID=raspbian\nID_LIKE=debian\n'
+    'VERSION_ID="13"\nVERSION_CODENAME=trixie\n'
+)
+BULLSEYE = (
+    'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nID=debian\nVERSION_ID="11"\n'
+    "VERSION_CODENAME=bullseye\n"
+)
+UBUNTU = (
+    'PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n'
+    "VERSION_CODENAME=noble\n"
+)
+PI4 = "Raspberry Pi 4 Model B Rev 1.5"
+PACKAGES = [
+    "python3-venv",
+    "python3-numpy",
+    "libzbar0",
+    "python3-gpiozero",
+    "fake-hwclock",
+    "python3-picamera2",
+    "python3-lgpio",
+]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
+
+needs_dpkg = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="no dpkg-query")
+
+
+# ---- throwaway roots ------------------------------------------------------------------------
+def fake_root(
+    root: Path, os_release: str = BOOKWORM, model: str | None = PI4, packages: list[str] = ()
+) -> Path:
+    """A system image with only what install.sh reads: os-release, the board, dpkg, users."""
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "os-release").write_text(os_release)
+    if model is not None:
+        (root / "proc" / "device-tree").mkdir(parents=True)
+        (root / "proc" / "device-tree" / "model").write_bytes(model.encode() + b"\0")
+    uid, gid = os.getuid(), os.getgid()
+    # "root" is whoever runs the test, so ownership checks work without being root.
+    (root / "etc" / "passwd").write_text(f"root:x:{uid}:{gid}:root:/root:/bin/bash\n")
+    (root / "etc" / "group").write_text(f"root:x:{gid}:\nvideo:x:44:\ngpio:x:997:\n")
+    dpkg = root / "var" / "lib" / "dpkg"
+    dpkg.mkdir(parents=True)
+    (dpkg / "status").write_text(
+        "".join(
+            f"Package: {name}\nStatus: install ok installed\nMaintainer: t <t@t>\n"
+            f"Version: 1\nArchitecture: all\nDescription: {name}\n\n"
+            for name in packages
+        )
+    )
+    return root
+
+
+def installed_root(root: Path, anchor: bytes) -> Path:
+    """A fake root where everything install.sh sets up is in place (as --check expects)."""
+    fake_root(root, packages=PACKAGES)
+    uid, gid = os.getuid(), os.getgid()
+    with (root / "etc" / "passwd").open("a") as fh:
+        fh.write(f"mleg:x:{uid}:{gid}::/var/lib/mleg-verifier:/usr/sbin/nologin\n")
+    (root / "etc" / "group").write_text(
+        f"root:x:{gid}:\nvideo:x:44:mleg\ngpio:x:997:pi,mleg\nmleg:x:{gid}:\n"
+    )
+    verifier = root / VENV_VERIFIER.lstrip("/")
+    verifier.parent.mkdir(parents=True)
+    for command in (verifier, verifier.with_name("python")):
+        command.write_text("#!/bin/sh\n")
+        command.chmod(0o755)
+    etc = root / "etc" / "mleg-verifier"
+    etc.mkdir(mode=0o750)
+    etc.chmod(0o750)
+    (etc / "config.toml").write_text('anchor = "/etc/mleg-verifier/anchor.pem"\n')
+    (etc / "config.toml").chmod(0o640)
+    (etc / "anchor.pem").write_bytes(anchor)
+    (etc / "anchor.pem").chmod(0o644)
+    state = root / "var" / "lib" / "mleg-verifier"
+    state.mkdir(parents=True)
+    state.chmod(0o750)
+    (state / "trustlist.cbor").write_bytes(b"")
+    units = root / "etc" / "systemd" / "system"
+    for wants in ("multi-user.target.wants", "timers.target.wants", "sysinit.target.wants"):
+        (units / wants).mkdir(parents=True)
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+        shutil.copy(UNITS / unit, units / unit)
+    (units / "multi-user.target.wants" / APP_UNIT).symlink_to(units / APP_UNIT)
+    (units / "timers.target.wants" / TIMER).symlink_to(units / TIMER)
+    timesyncd = units / "sysinit.target.wants" / "systemd-timesyncd.service"
+    timesyncd.symlink_to("/lib/systemd/system/systemd-timesyncd.service")
+    (root / "dev").mkdir()
+    (root / "dev" / "video0").write_bytes(b"")
+    return root
+
+
+def tree(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every path under root with its mode, size and content: to prove nothing changed."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+        out[str(path.relative_to(root))] = (st.st_mode, st.st_size, data)
+    return out
+
+
+def install(*args: str | Path, root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = ["bash", str(INSTALL), *(str(a) for a in args)]
+    if root is not None:
+        command += ["--root", str(root)]
+    return subprocess.run(
+        command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def anchor(tmp_path: Path, world: World) -> Path:
+    path = tmp_path / "anchor.pem"
+    path.write_bytes(public_pem(world.ministry.key.public_key()))
+    return path
+
+
+# ---- which systems ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("os_release", "model", "expect"),
+    [
+        (UBUNTU, PI4, "Ubuntu 24.04"),
+        (BULLSEYE, PI4, "bullseye"),
+        (BOOKWORM, None, "not a Raspberry Pi"),
+    ],
+    ids=["ubuntu-on-a-pi", "debian-11-on-a-pi", "bookworm-on-a-pc"],
+)
+@pytest.mark.parametrize("mode", ["--check", "--dry-run"])
+def test_refuses_anything_but_raspberry_pi_os(
+    tmp_path: Path, anchor: Path, os_release: str, model: str | None, expect: str, mode: str
+) -> None:
+    root = fake_root(tmp_path / "root", os_release, model)
+    before = tree(root)
+    result = install(mode, "--anchor", anchor, "--list-url", "https://l.example", root=root)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "for Raspberry Pi OS (Bookworm or later) on a Raspberry Pi" in result.stderr
+    assert expect in result.stderr and "--force" in result.stderr
+    assert "would run" not in result.stdout
+    assert tree(root) == before
+
+
+@needs_dpkg
+@pytest.mark.parametrize(
+    ("os_release", "model"),
+    [(BOOKWORM, PI4), (TRIXIE_RASPBIAN, "Raspberry Pi Zero 2 W Rev 1.0")],
+    ids=["bookworm-pi4", "raspbian-trixie-zero2w"],
+)
+def test_check_on_a_fresh_pi_lists_what_is_missing_and_changes_nothing(
+    tmp_path: Path, os_release: str, model: str
+) -> None:
+    root = fake_root(tmp_path / "root", os_release, model, packages=["python3-venv"])
+    before = tree(root)
+    result = install("--check", root=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "ok       Raspberry Pi OS" in out and model in out
+    assert "ok       package python3-venv" in out
+    for piece in (
+        "package python3-picamera2",
+        "package libzbar0",
+        "system user mleg",
+        "venv /opt/mleg-verifier/venv",
+        "config /etc/mleg-verifier/config.toml",
+        "trust anchor /etc/mleg-verifier/anchor.pem",
+        "cache directory /var/lib/mleg-verifier",
+        f"unit /etc/systemd/system/{APP_UNIT}",
+        "app enabled at boot",
+        "sync timer enabled",
+    ):
+        assert f"missing  {piece}" in out
+    assert "warning  no camera device" in out
+    assert tree(root) == before
+
+
+@needs_dpkg
+def test_check_passes_on_a_complete_install(tmp_path: Path, anchor: Path) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    result = install("--check", root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  missing" not in result.stdout
+    assert result.stdout.rstrip().endswith("Nothing missing.")
+
+
+@needs_dpkg
+@pytest.mark.parametrize(
+    ("damage", "expect"),
+    [
+        (lambda r: (r / "etc/mleg-verifier/config.toml").chmod(0o644), "config /etc/mleg-verifier"),
+        (lambda r: (r / "var/lib/mleg-verifier").chmod(0o755), "cache directory"),
+        (lambda r: (r / "etc/mleg-verifier/anchor.pem").write_text("junk"), "a trust anchor"),
+        (lambda r: (r / "etc/mleg-verifier/config.toml").write_text("x = ["), "valid TOML"),
+        (
+            lambda r: (r / "etc/systemd/system" / APP_UNIT).write_text("[Service]\n"),
+            "as in this version",
+        ),
+        (lambda r: (r / "etc/systemd/system/timers.target.wants" / TIMER).unlink(), "sync timer"),
+        (
+            lambda r: (r / "etc/group").write_text(
+                (r / "etc/group").read_text().replace("video:x:44:mleg", "video:x:44:")
+            ),
+            "mleg in group video",
+        ),
+        (
+            lambda r: (r / "etc/systemd/system/getty.target.wants").mkdir()
+            or (r / "etc/systemd/system/getty.target.wants/getty@tty1.service").symlink_to(
+                "/lib/systemd/system/getty@.service"
+            ),
+            "tty1 free for the app",
+        ),
+    ],
+    ids=["config-mode", "cache-mode", "anchor-junk", "config-toml", "unit-old", "timer-off",
+         "not-in-video", "getty-on-tty1"],
+)
+def test_check_finds_each_broken_piece(tmp_path: Path, anchor: Path, damage, expect: str) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    damage(root)
+    result = install("--check", root=root)
+    assert result.returncode == 1, result.stdout
+    missing = [line for line in result.stdout.splitlines() if line.startswith("  missing")]
+    assert len(missing) == 1 and expect in missing[0], result.stdout
+
+
+@needs_dpkg
+def test_dry_run_on_a_fresh_pi_plans_the_whole_install(tmp_path: Path, anchor: Path) -> None:
+    root = fake_root(tmp_path / "root")
+    before = tree(root)
+    url = "https://lists.example.pl/ml1"
+    result = install("--dry-run", "--anchor", anchor, "--list-url", url, root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    apt = next(line for line in out.splitlines() if "apt-get install" in line)
+    for package in PACKAGES:
+        assert package in apt
+    assert "--no-install-recommends" in apt
+    assert "would run: useradd --system --user-group" in out
+    assert "would run: usermod --append --groups video mleg" in out
+    assert "would run: usermod --append --groups gpio mleg" in out
+    assert "python3 -m venv --system-site-packages /opt/mleg-verifier/venv" in out
+    assert "/opt/mleg-verifier/venv/bin/pip install --disable-pip-version-check" in out
+    assert "--force-reinstall" in out and str(REPO) in out
+    assert "install -d -m 0750 -o mleg -g mleg /var/lib/mleg-verifier" in out
+    assert "would write /etc/mleg-verifier/config.toml (0640 root:mleg)" in out
+    assert f'| list_url = "{url}"' in out and '| source = "picamera2"' in out
+    assert "would write /etc/mleg-verifier/anchor.pem (0644 root:root)" in out
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+        assert f"/etc/systemd/system/{unit}" in out
+    assert "would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer" in out
+    assert "dry run: nothing was changed" in out
+    assert tree(root) == before
+
+
+@needs_dpkg
+def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) -> None:
+    from verifier.config import parse_config
+
+    root = fake_root(tmp_path / "root")
+    result = install("--dry-run", "--anchor", anchor, "--list-url", "http://10.0.0.2:8080/",
+                     root=root)
+    lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
+    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    import tomllib
+
+    config = parse_config(tomllib.loads(text))
+    assert config.list_url == "http://10.0.0.2:8080"
+    assert str(config.anchor) == "/etc/mleg-verifier/anchor.pem"
+    assert str(config.cache_dir) == "/var/lib/mleg-verifier"
+    assert config.camera.source == "picamera2"
+
+
+@needs_dpkg
+def test_rerun_on_an_installed_pi_only_upgrades(tmp_path: Path, anchor: Path) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    result = install("--dry-run", "--list-url", "https://other.example", root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "apt-get" not in out and "useradd" not in out and "usermod" not in out
+    assert "python3 -m venv" not in out and "--force-reinstall" in out
+    assert "config.toml" in out and "kept as it is" in out and "--list-url ignored" in out
+    assert "would write" not in out
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+        assert f"{unit} unchanged" in out
+    assert "systemctl restart mleg-verifier.service" in out
+
+
+@needs_dpkg
+def test_a_new_anchor_is_a_rotation_with_a_backup(tmp_path: Path, anchor: Path) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    new = World()
+    new_pem = tmp_path / "new.pem"
+    new_pem.write_bytes(public_pem(new.ministry.key.public_key()))
+    old_kid = kid_of(World().ministry.key.public_key())  # unrelated: just a different kid
+    result = install("--dry-run", "--anchor", new_pem, root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    new_kid = kid_of(new.ministry.key.public_key()).hex()
+    assert f"-> {new_kid}" in result.stdout and old_kid.hex() not in result.stdout
+    assert re.search(r"would run: cp -p /etc/mleg-verifier/anchor.pem /etc/mleg-verifier/"
+                     r"anchor.pem.\d{8}T\d{6}.old", result.stdout)
+    assert "would write /etc/mleg-verifier/anchor.pem" in result.stdout
+    same = install("--dry-run", "--anchor", anchor, root=root)
+    assert "unchanged (kid" in same.stdout and "would write" not in same.stdout
+
+
+@needs_dpkg
+def test_force_on_plain_debian_installs_without_the_pi_camera(
+    tmp_path: Path, anchor: Path
+) -> None:
+    root = fake_root(tmp_path / "root", BOOKWORM, model=None)
+    result = install("--dry-run", "--force", "--anchor", anchor, "--list-url", "https://l.example",
+                     root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "installing anyway (--force)" in result.stdout
+    assert "python3-picamera2" not in result.stdout and "libzbar0" in result.stdout
+    assert '| source = "opencv"' in result.stdout
+    ubuntu = fake_root(tmp_path / "ubuntu", UBUNTU, model=None)
+    refused = install("--dry-run", "--force", "--anchor", anchor, root=ubuntu)
+    assert refused.returncode == 3 and "Debian 12" in refused.stderr
+
+
+@needs_dpkg
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--list-url", "https://l.example"], "pass --anchor FILE"),
+        (["--anchor", "{junk}", "--list-url", "https://l.example"], "not a PEM P-256 public key"),
+        (["--anchor", "{anchor}"], "pass --list-url URL"),
+        (["--anchor", "{anchor}", "--list-url", "ftp://l.example"], "http:// or https://"),
+        (["--anchor", "{anchor}", "--list-url", 'https://a"b'], "no spaces or quotes"),
+        (["--check", "--dry-run"], "not both"),
+        (["--bogus"], "unknown option"),
+    ],
+    ids=["no-anchor", "junk-anchor", "no-url", "ftp-url", "quote-in-url", "two-modes", "bogus"],
+)
+def test_bad_input_is_refused_before_anything_happens(
+    tmp_path: Path, anchor: Path, args: list[str], expect: str
+) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("-----BEGIN PUBLIC KEY-----\nnot base64!\n-----END PUBLIC KEY-----\n")
+    root = fake_root(tmp_path / "root")
+    args = [a.format(anchor=anchor, junk=junk) for a in args]
+    result = install("--dry-run", *args, root=root) if "--check" not in args else install(
+        *args, root=root
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expect in result.stderr
+    assert "would run" not in result.stdout
+
+
+def test_root_prefix_needs_check_or_dry_run(tmp_path: Path) -> None:
+    root = fake_root(tmp_path / "root")
+    result = install(root=root)
+    assert result.returncode == 2 and "only with --check or --dry-run" in result.stderr
+
+
+def test_install_script_passes_shellcheck() -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    result = subprocess.run(
+        ["shellcheck", "--severity=style", str(INSTALL)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
+# ---- the units ------------------------------------------------------------------------------
+def directives(unit: str) -> list[tuple[str, str, str, bool]]:
+    """(section, key, value, has a comment above it in its block) for every directive."""
+    out, section, commented = [], "", False
+    for line in (UNITS / unit).read_text().splitlines():
+        line = line.strip()
+        if not line:
+            commented = False
+        elif line.startswith("#"):
+            commented = True
+        elif line.startswith("["):
+            section, commented = line.strip("[]"), False
+        else:
+            key, _, value = line.partition("=")
+            out.append((section, key, value, commented))
+    return out
+
+
+def values(unit: str, key: str) -> list[str]:
+    return [v for _, k, v, _ in directives(unit) if k == key]
+
+
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "CapabilityBoundingSet": "",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "ProtectKernelTunables": "yes",
+    "ProtectKernelModules": "yes",
+    "ProtectKernelLogs": "yes",
+    "ProtectControlGroups": "yes",
+    "ProtectClock": "yes",
+    "RestrictNamespaces": "yes",
+    "RestrictSUIDSGID": "yes",
+    "LockPersonality": "yes",
+    "SystemCallArchitectures": "native",
+    "SystemCallFilter": "@system-service",
+    "UMask": "0077",
+    "User": "mleg",
+    "StateDirectory": "mleg-verifier",
+}
+
+
+@pytest.mark.parametrize("unit", [APP_UNIT, SYNC_UNIT])
+def test_services_are_hardened_and_every_directive_says_why(unit: str) -> None:
+    for key, value in HARDENING.items():
+        assert values(unit, key) == [value], key
+    assert "AF_PACKET" not in values(unit, "RestrictAddressFamilies")[0]
+    assert values(unit, "ExecStart")[0].startswith(VENV_VERIFIER + " ")
+    assert values(unit, "Environment")[0] == "MLEG_VERIFIER_CONFIG=/etc/mleg-verifier/config.toml"
+    uncommented = [k for s, k, _, c in directives(unit) if s == "Service" and not c]
+    assert uncommented == ["Type"]
+
+
+def test_app_may_open_only_camera_console_and_gpio_devices() -> None:
+    assert values(APP_UNIT, "DevicePolicy") == ["closed"]
+    allowed = {v.split()[0] for v in values(APP_UNIT, "DeviceAllow")}
+    assert allowed == {
+        "char-video4linux",  # /dev/video*, /dev/v4l-subdev*
+        "char-media",  # /dev/media*
+        "char-dma_heap",  # libcamera's buffers
+        "char-gpiochip",  # buzzer and LED
+        "/dev/tty1",
+    }
+    assert values(APP_UNIT, "PrivateDevices") == []  # it would hide the camera
+    assert values(SYNC_UNIT, "PrivateDevices") == ["yes"]
+
+
+def test_app_owns_tty1_and_its_screen_never_reaches_the_journal() -> None:
+    assert values(APP_UNIT, "TTYPath") == ["/dev/tty1"]
+    assert values(APP_UNIT, "Conflicts") == ["getty@tty1.service"]
+    # Textual draws on stderr and sizes from stdout: the screen (names, photos) is the tty.
+    assert values(APP_UNIT, "StandardOutput") == ["tty"]
+    assert values(APP_UNIT, "StandardError") == ["tty"]
+    assert values(APP_UNIT, "Restart") == ["on-failure"]
+    assert values(APP_UNIT, "WantedBy") == ["multi-user.target"]
+    assert values(SYNC_UNIT, "StandardOutput") == ["journal"]
+
+
+def test_sync_runs_every_15_minutes_with_jitter_and_at_boot_after_the_network() -> None:
+    assert values(TIMER, "OnUnitActiveSec") == ["15min"]
+    assert values(TIMER, "OnBootSec") and values(TIMER, "RandomizedDelaySec") != ["0"]
+    assert values(TIMER, "WantedBy") == ["timers.target"]
+    assert values(SYNC_UNIT, "Type") == ["oneshot"]
+    assert "network-online.target" in values(SYNC_UNIT, "Wants")[0]
+    assert "network-online.target" in values(SYNC_UNIT, "After")[0]
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed (apt-get install systemd)")
+    # verify insists that ExecStart exists: point it at this venv's verifier command.
+    verifier = Path(sys.executable).with_name("verifier")
+    assert verifier.exists()
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+        text = (UNITS / unit).read_text().replace(VENV_VERIFIER, str(verifier))
+        (tmp_path / unit).write_text(text)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / u) for u in
+                                                    (APP_UNIT, SYNC_UNIT, TIMER))],
+        capture_output=True, text=True, timeout=60,
+    )
+    ours = [line for line in result.stderr.splitlines() if "mleg-verifier" in line]
+    assert result.returncode == 0 and not ours, result.stderr
+
+
+# ---- the app under the unit's settings ----------------------------------------------------
+def unit_env(config: Path) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    for value in values(APP_UNIT, "Environment"):
+        name, _, setting = value.partition("=")
+        env[name] = setting
+    env["MLEG_VERIFIER_CONFIG"] = str(config)
+    return env
+
+
+def replay_frames(world: World, wallet, directory: Path) -> Path:
+    directory.mkdir()
+    png = wallet.present_png(int(time.time()), directory / "code.png", scale=5)
+    code = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
+    png.unlink()
+    frame = np.full((720, 1280), 160, np.uint8)
+    frame[40 : 40 + code.shape[0], 300 : 300 + code.shape[1]] = code
+    cv2.imwrite(str(directory / "frame.png"), frame)
+    return directory
+
+
+def test_app_runs_as_the_unit_runs_it_and_stops_on_sigterm(tmp_path: Path) -> None:
+    now = int(time.time())
+    world = World(now=now)
+    wallet = world.wallet()
+    home, state, runtime = tmp_path / "home", tmp_path / "state", tmp_path / "run"
+    for d in (home, state, runtime):
+        d.mkdir(mode=0o700)
+    (tmp_path / "anchor.pem").write_bytes(public_pem(world.ministry.key.public_key()))
+    (state / "trustlist.cbor").write_bytes(world.ministry.trust_list(iat=now - 60))
+    (state / "revocations.cbor").write_bytes(world.ministry.revocation_list(iat=now - 60))
+    frames = replay_frames(world, wallet, tmp_path / "frames")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'anchor = "{tmp_path / "anchor.pem"}"\ncache_dir = "{state}"\nlanguage = "en"\n'
+        f'[camera]\nsource = "replay"\npath = "{frames}"\nfps = 5.0\n'
+    )
+    command = values(APP_UNIT, "ExecStart")[0].split()
+    command[0] = str(Path(sys.executable).with_name("verifier"))
+    env = {**unit_env(config), "HOME": str(home)}
+
+    controller, console = pty.openpty()
+    fcntl.ioctl(console, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        command,  # StandardInput/Output/Error=tty: all three are the console
+        stdin=console, stdout=console, stderr=console, env=env, cwd=runtime,
+        start_new_session=True, preexec_fn=lambda: os.umask(0o077),
+    )
+    os.close(console)
+    screen = ""
+    name = STUDENT.family_name
+    try:
+        deadline = time.monotonic() + 90
+        while name not in ANSI.sub("", screen) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            if select.select([controller], [], [], 0.2)[0]:
+                with contextlib.suppress(OSError):
+                    screen += os.read(controller, 65536).decode("utf-8", "replace")
+        shown = ANSI.sub("", screen)
+        exited_early = proc.poll()
+        proc.send_signal(signal.SIGTERM)
+        with contextlib.suppress(OSError):
+            while select.select([controller], [], [], 0.5)[0] and os.read(controller, 65536):
+                pass
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    # It rendered, read the code with the replay camera and verified it against the cache.
+    assert name in shown, f"exit {proc.returncode}; last screen output:\n{shown[-3000:]}"
+    # systemd counts SIGTERM as a clean stop (no restart, no failure).
+    assert exited_early is None and code in (0, -signal.SIGTERM), code
+    # Nothing with personal data was left anywhere it could write.
+    for path in [*home.rglob("*"), *state.rglob("*"), *runtime.rglob("*")]:
+        if path.is_file():
+            data = path.read_bytes()
+            assert name.encode() not in data and STUDENT.given_names.encode() not in data, path
+
+
+# ---- the Zero 2 W memory profile -----------------------------------------------------------
+def test_revocation_ids_are_a_view_of_the_signed_bytes(world: World) -> None:
+    world.ministry.revoked.update(os.urandom(16) for _ in range(1000))
+    rl = world.revocations()
+    assert isinstance(rl.ids, memoryview) and rl.ids.obj is rl.raw and rl.ids.readonly
+    assert len(rl) == 1000 and all(bytes(rl.ids[i : i + 16]) in rl for i in range(0, 16000, 16))
+
+
+def test_chunked_ids_are_copied_and_still_found(world: World) -> None:
+    ids = sorted(os.urandom(16) for _ in range(10))
+    chunked = b"\x5f" + cbor2.dumps(b"".join(ids[:4])) + cbor2.dumps(b"".join(ids[4:])) + b"\xff"
+    payload = b"\xa4" + b"".join(cbor2.dumps(x) for x in ("v", 1, "seq", 1, "iat", 5, "ids"))
+    raw = sign1(world.ministry.key, payload + chunked, kid=kid_of(world.ministry.key.public_key()))
+    rl = RevocationList.from_bytes(raw, world.ministry.anchor)
+    assert type(rl.ids) is bytes and all(i in rl for i in ids) and os.urandom(16) not in rl
+
+
+def test_a_list_held_already_is_shared_but_never_under_another_anchor(world: World) -> None:
+    world.ministry.revoked.add(os.urandom(16))
+    raw = world.ministry.revocation_list(iat=world.now)
+    first = RevocationList.from_bytes(raw, world.ministry.anchor)
+    assert RevocationList.from_bytes(bytes(bytearray(raw)), world.ministry.anchor) is first
+    with pytest.raises(ListError, match="kid"):
+        RevocationList.from_bytes(raw, World().ministry.anchor)
+    # Another anchor with the very same kid (a forged collision) must still be rejected.
+    other = World().ministry.anchor
+    forged = type(other)(key=other.key, kid=world.ministry.anchor.kid)
+    with pytest.raises(ListError, match="signature"):
+        RevocationList.from_bytes(raw, forged)
+    tampered = bytearray(raw)
+    tampered[-1] ^= 1
+    with pytest.raises(ListError):
+        RevocationList.from_bytes(bytes(tampered), world.ministry.anchor)
+
+
+def _bench_memory():
+    path = REPO / "bench" / "bench_memory.py"
+    spec = importlib.util.spec_from_file_location("bench_memory", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_memory", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_app_with_a_million_revocations_peaks_under_150_mb(tmp_path: Path) -> None:
+    bench = _bench_memory()
+    world = bench.World(tmp_path, 1_000_000)
+    env = bench.unit_environment()
+    run = bench.run_app("1M", world.config("big", world.big), 2.0, env)
+    assert run.seen, "the app never showed the verdict"
+    assert run.peak_kib * 1024 < 150e6, f"peak {run.peak_kib / 1024:.1f} MiB"
+
+
+def test_bench_memory_signs_a_valid_list(tmp_path: Path) -> None:
+    bench = _bench_memory()
+    world = bench.World(tmp_path, 1000)
+    rl = RevocationList.from_bytes(world.big, world.ministry.anchor)
+    assert len(rl) == 1000 and rl.seq == 1
