@@ -77,8 +77,8 @@ def test_pipeline_reads_every_medium_frame(corpus_results: dict[str, Counter]) -
 
 @needs_corpus
 def test_pipeline_floor_hard(corpus_results: dict[str, Counter]) -> None:
-    # Measured: 6 of 12 hard frames (bench/RESULTS.md); the rest are below ~2.6 px/module.
-    assert corpus_results["pipeline"]["hard"] >= 6
+    # Measured: 7 of 12 hard frames (bench/RESULTS.md); the rest are too blurred.
+    assert corpus_results["pipeline"]["hard"] >= 7
 
 
 @needs_corpus

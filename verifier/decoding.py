@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -320,8 +320,11 @@ class PipelineDecoder:
     probe: TextureProbe = TextureProbe()
     name: str = "pipeline"
     clock: Callable[[], float] = time.perf_counter
+    #: The stage that read the last frame ("zxing" or a FALLBACKS label; "" if none).
+    last_stage: str = field(default="", init=False, compare=False)
 
     def decode(self, gray: np.ndarray) -> list[str]:
+        self.last_stage = ""
         gray = _as_gray(gray)
         start = self.clock()
         # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
@@ -329,16 +332,18 @@ class PipelineDecoder:
         results = zxing_read(gray, errors=True, invert=False)
         texts = _unique([r.text for r in results if r.valid])
         if texts:
+            self.last_stage = "zxing"
             return texts
         attempts = 0
         for region in self.regions(gray, results):
             work = _Work(gray, region.corners)
-            for _label, attempt in FALLBACKS:
+            for label, attempt in FALLBACKS:
                 if attempts >= self.max_attempts or self._over(start):
                     return []
                 attempts += 1
                 texts = attempt(work)
                 if texts:
+                    self.last_stage = label
                     return texts
                 if not work.symbol.readable:
                     break

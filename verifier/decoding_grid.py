@@ -1,22 +1,25 @@
-"""Module-grid resampling: read a QR symbol too small or too blurred for zxing's own sampler.
+"""Module-grid reader: a QR symbol too small or too blurred for zxing's own sampler.
 
 zxing binarises the frame first and then samples the binary image; at ~3 camera pixels per
 module with lens blur, glare and moire the binarisation already loses the symbol. Here the
-grid is fitted on the grey image instead, from the symbol's fixed patterns:
+grid is fitted on the grey image instead, and each module is decided from grey levels:
 
 1. a rough square view of the region the texture probe found;
-2. the three finder patterns by normalised cross-correlation at a few module sizes (the
+2. the three finder patterns by normalised cross-correlation with blurred templates (the
    corner without one is the bottom right, which also gives the orientation);
-3. for each plausible version: a homography from the finder centres and the bottom-right
-   alignment pattern, refined by least squares on every alignment pattern found near its
-   predicted place;
-4. every module centre sampled (averaged over the module's middle) from the original frame;
-5. a linear equaliser fitted on the modules whose colour the version fixes (finders,
-   separators, timing, alignment patterns), which learns this frame's contrast, glare and
-   blur (inter-module smear), then applied to all modules and thresholded;
-6. a clean symbol rendered from the result for zxing's pure-symbol reader, which does the
-   format/version checks and the Reed-Solomon correction: a wrong sample costs a
-   correctable codeword error, never a wrong text.
+3. per plausible version a four-point homography (finder centres, bottom-right alignment
+   pattern), ranked on the fixed modules near the finders (version information from v7);
+4. the best one polished by coordinate descent on its four corners: module-centre
+   contrast over the whole symbol plus agreement with the fixed modules;
+5. every module's mean grey level sampled through it from the frame;
+6. a linear equaliser over each module's neighbourhood, trained on the modules the
+   version fixes (finders, separators, timing, alignment, version information) and then
+   on its own decisions, which undoes this frame's contrast, glare and blur smear;
+7. a clean symbol rendered from the decisions for zxing's pure-symbol reader, which does
+   the format checks and the Reed-Solomon correction: a wrong module costs a correctable
+   codeword error, never a wrong text.
+
+If that read fails, ``refine_dense`` refits the grid to the symbol as read, tile by tile.
 """
 
 from __future__ import annotations
@@ -194,7 +197,9 @@ class Finders:
     blur: float = 0.0  # sigma in modules that matched the finders best
 
 
-def rough_view(gray: np.ndarray, corners: np.ndarray, grow: float = 1.12) -> tuple:
+def rough_view(
+    gray: np.ndarray, corners: np.ndarray, grow: float = 1.12
+) -> tuple[np.ndarray, np.ndarray]:
     """The region (grown a little, the probe can clip the symbol's edge) warped to a square
     of about its own size; returns (view as float32, 3x3 frame->view matrix)."""
     import cv2
@@ -279,7 +284,7 @@ def _project(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return homog[:, :2] / homog[:, 2:3]
 
 
-def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray | None:
+def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray:
     """Module -> view homography for ``version``: the affine map fixed by the three finder
     centres, made projective by the bottom-right alignment pattern (searched widely)."""
     import cv2
@@ -452,10 +457,11 @@ def neighbourhood(values: np.ndarray, reach: int = 2) -> np.ndarray:
 
 
 def equalise(values: np.ndarray, fixed: FixedModules, rounds: int = 2) -> np.ndarray:
-    """Darkness score per module (> 0: dark), by a linear equaliser over each module's 5x5
-    neighbourhood: fitted first on the modules the version fixes, then refitted on all
-    modules with its own decisions (decision-directed), which undoes this frame's blur
-    smear and contrast far better than a threshold."""
+    """Darkness score per module (> 0: dark) from a linear equaliser over each module's 5x5
+    neighbourhood (measured: 7x7 does no better, 3x3 worse). Fitted first on the modules
+    the version fixes, then refitted on all modules with its own decisions
+    (decision-directed), it undoes this frame's blur smear and contrast far better than a
+    threshold."""
     feats = neighbourhood(values)
     target = np.where(fixed.dark, 1.0, -1.0)
     score = feats @ _least_squares(feats[fixed.known], target[fixed.known])
@@ -541,8 +547,8 @@ class Located:
 
 
 #: Smallest module size (view px, about camera px) worth a grid fit: below it camera blur
-#: leaves too little of the modules (measured: nothing reads below ~2.3 px, see
-#: bench/RESULTS.md), so frames of a far-away phone cost only the finder search.
+#: leaves too little of the modules (no corpus or approach-clip frame reads below ~2.5 px;
+#: this leaves a margin), so frames of a far-away phone cost only the finder search.
 MIN_PITCH = 1.9
 
 
@@ -587,10 +593,8 @@ class Symbol:
             scored = []
             for version in candidate_versions(self.finders):
                 matrix = initial_grid(self.view, self.finders, version)
-                if matrix is not None:
-                    scored.append(
-                        (self._located(matrix, version, near=True).agreement, version, matrix)
-                    )
+                agreement = self._located(matrix, version, near=True).agreement
+                scored.append((agreement, version, matrix))
             scored.sort(key=lambda s: -s[0])
             self._ranked = [(version, matrix) for _a, version, matrix in scored]
         return self._ranked
@@ -625,17 +629,4 @@ def read_located(gray: np.ndarray, where: Located, refine: int = 0) -> list[str]
         if refined is None:
             return []
         frame_to_module = refined
-    return []
-
-
-def decode_region(gray: np.ndarray, corners: np.ndarray) -> list[str]:
-    """Texts read by grid resampling of the symbol near ``corners`` (frame pixels)."""
-    symbol = Symbol(gray, corners)
-    for rank in range(2):
-        where = symbol.grid(rank)
-        if where is None:
-            return []
-        texts = read_located(gray, where, refine=1)
-        if texts:
-            return texts
     return []
