@@ -492,6 +492,27 @@ def test_code_too_large_for_a_qr_code_is_an_error_on_screen(
     assert page.locator("#qr").get_attribute("data-text") is None
 
 
+def test_plain_http_origin_says_https_is_needed(browser: Any, server: ServerThread) -> None:
+    # A phone reaching the issuer at http://<LAN address>/ has no WebCrypto (not a secure
+    # context, unlike 127.0.0.1): the page must say why it cannot work.
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        origin = "http://wallet.test"
+
+        def from_server(route: Any) -> None:
+            real = route.request.url.replace(origin, server.url)
+            route.fulfill(response=route.fetch(url=real))
+
+        page.route(origin + "/**", from_server)
+        page.goto(origin + "/wallet/")
+        page.wait_for_selector("#view-unsupported:not([hidden])")
+        assert "HTTPS" in page.locator("#unsupported-detail").inner_text()
+        assert page.locator("#view-activate").is_hidden()
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize(("offset", "warned"), [(3600, True), (-61, True), (59, False)])
 def test_clock_warning_when_the_server_clock_differs(
     page: Any, issuer: FakeIssuer, offset: int, warned: bool
