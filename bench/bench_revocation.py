@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     assert len(rl) == n
 
     # Baseline: the same ids as a Python set of bytes objects, built from the same buffer.
-    buffer = rl.ids
+    buffer = bytes(rl.ids)
     build = lambda: {buffer[i : i + ID_LENGTH] for i in range(0, len(buffer), ID_LENGTH)}  # noqa: E731
     set_s, baseline = timed(build)
     del baseline

@@ -9,6 +9,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
@@ -52,20 +53,31 @@ def _head(major: int, n: int) -> bytes:
     raise ValueError("length too large")
 
 
+def _sig_structure_parts(protected_raw: bytes, payload: bytes) -> tuple[bytes, ...]:
+    return (
+        _head(4, 4),
+        _head(3, 10),
+        b"Signature1",
+        _head(2, len(protected_raw)),
+        protected_raw,
+        _head(2, 0),
+        _head(2, len(payload)),
+        payload,
+    )
+
+
 def sig_structure(protected_raw: bytes, payload: bytes) -> bytes:
     """Encoded ``["Signature1", protected, h'', payload]`` (external_aad empty)."""
-    return b"".join(
-        (
-            _head(4, 4),
-            _head(3, 10),
-            b"Signature1",
-            _head(2, len(protected_raw)),
-            protected_raw,
-            _head(2, 0),
-            _head(2, len(payload)),
-            payload,
-        )
-    )
+    return b"".join(_sig_structure_parts(protected_raw, payload))
+
+
+def sig_structure_sha256(protected_raw: bytes, payload: bytes) -> bytes:
+    """SHA-256 of the Sig_structure, hashed piece by piece: a 16 MB revocation list is not
+    copied once more just to be hashed (the Pi Zero's memory budget)."""
+    digest = hashes.Hash(hashes.SHA256())
+    for part in _sig_structure_parts(protected_raw, payload):
+        digest.update(part)
+    return digest.finalize()
 
 
 def parse_sign1(data: bytes, max_depth: int = cbor.DEFAULT_MAX_DEPTH) -> Sign1:
@@ -104,7 +116,9 @@ def verify_es256(key: ec.EllipticCurvePublicKey, message: Sign1) -> None:
     r = int.from_bytes(sig[:32], "big")
     s = int.from_bytes(sig[32:], "big")
     try:
-        key.verify(encode_dss_signature(r, s), message.to_be_signed(), ec.ECDSA(hashes.SHA256()))
+        digest = sig_structure_sha256(message.protected_raw, message.payload)
+        # Still ES256 (ECDSA over SHA-256); the hash is just computed by us, incrementally.
+        key.verify(encode_dss_signature(r, s), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
     except (InvalidSignature, ValueError):
         raise SignatureError("signature does not verify") from None
 
