@@ -19,7 +19,7 @@ from verifier.decoding import (
     load_gray,
     remove_moire,
 )
-from verifier.decoding_grid import alignment_positions, fixed_modules, symbol_size
+from verifier.decoding_grid import alignment_positions, fixed_modules, symbol_size, version_bits
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus"
@@ -131,7 +131,14 @@ def test_grid_reader_small_blurred_tilted_code(dark: bool) -> None:
     chars = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
     text = "ML1:" + "".join(np.random.default_rng(1).choice(chars, 585))
     gray = _camera_like(text, 2.8, 1.2)
-    assert PipelineDecoder(budget_s=None).decode(255 - gray if dark else gray) == [text]
+    decoder = PipelineDecoder(budget_s=None)
+    assert decoder.decode(255 - gray if dark else gray) == [text]
+    assert decoder.last_stage.startswith("grid")
+
+
+def test_version_information_words() -> None:
+    # ISO/IEC 18004 table D.1: versions 7 and 40.
+    assert (version_bits(7), version_bits(40)) == (0x07C94, 0x28C69)
 
 
 def test_alignment_positions_match_the_standard() -> None:
