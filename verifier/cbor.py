@@ -34,14 +34,15 @@ class Simple:
 
 
 class _Reader:
-    __slots__ = ("data", "max_depth", "pos")
+    __slots__ = ("data", "max_depth", "pos", "view_over")
 
-    def __init__(self, data: bytes, max_depth: int) -> None:
-        self.data = data
+    def __init__(self, data: bytes | memoryview, max_depth: int, view_over: int | None) -> None:
+        self.data = memoryview(data).toreadonly()  # slicing a view copies nothing
         self.pos = 0
         self.max_depth = max_depth
+        self.view_over = view_over
 
-    def take(self, n: int) -> bytes:
+    def take(self, n: int) -> memoryview:
         end = self.pos + n
         if n < 0 or end > len(self.data):
             raise FormatError("cbor: unexpected end of data")
@@ -91,9 +92,11 @@ class _Reader:
         if major in (2, 3):
             raw = self._string(major, arg)
             if major == 2:
-                return raw
+                if self.view_over is not None and len(raw) > self.view_over:
+                    return raw  # a read-only view into the input (see loads)
+                return bytes(raw)
             try:
-                return raw.decode("utf-8")
+                return str(raw, "utf-8")
             except UnicodeDecodeError:
                 raise FormatError("cbor: text string is not UTF-8") from None
         if major == 4:
@@ -105,14 +108,14 @@ class _Reader:
             raise FormatError("cbor: indefinite tag")
         return Tag(arg, self.item(depth + 1))
 
-    def _string(self, major: int, length: int | None) -> bytes:
+    def _string(self, major: int, length: int | None) -> memoryview:
         if length is not None:
             return self.take(length)
         chunks = []
         while True:
             head = self.take(1)[0]
             if head == 0xFF:
-                return b"".join(chunks)
+                return memoryview(b"".join(chunks))
             if head >> 5 != major:
                 raise FormatError("cbor: bad chunk in indefinite string")
             size = self.argument(head & 0x1F)
@@ -174,11 +177,18 @@ class _Reader:
         raise FormatError(f"cbor: reserved simple encoding {info}")
 
 
-def loads(data: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
-    """Decode exactly one CBOR item that spans all of ``data``."""
-    if not isinstance(data, bytes):
+def loads(
+    data: bytes | memoryview, max_depth: int = DEFAULT_MAX_DEPTH, view_over: int | None = None
+) -> Any:
+    """Decode exactly one CBOR item that spans all of ``data``.
+
+    Byte strings are ``bytes``; with ``view_over`` set, those longer than it are read-only
+    ``memoryview`` slices of ``data`` instead, so a 16 MB revocation list is not copied (the
+    Pi Zero's memory budget). Only the list path asks for that.
+    """
+    if not isinstance(data, bytes | memoryview):
         raise FormatError("cbor: input is not bytes")
-    reader = _Reader(data, max_depth)
+    reader = _Reader(data, max_depth, view_over)
     value = reader.item(0)
     if reader.remaining():
         raise FormatError(f"cbor: {reader.remaining()} bytes follow the item")

@@ -28,7 +28,7 @@ SIGNATURE_LENGTH = 64
 class Sign1:
     protected_raw: bytes
     protected: dict[Any, Any]
-    payload: bytes
+    payload: bytes | memoryview  # a view only for large list payloads (cbor view_over)
     signature: bytes
 
     @property
@@ -53,7 +53,9 @@ def _head(major: int, n: int) -> bytes:
     raise ValueError("length too large")
 
 
-def _sig_structure_parts(protected_raw: bytes, payload: bytes) -> tuple[bytes, ...]:
+def _sig_structure_parts(
+    protected_raw: bytes, payload: bytes | memoryview
+) -> tuple[bytes | memoryview, ...]:
     return (
         _head(4, 4),
         _head(3, 10),
@@ -71,7 +73,7 @@ def sig_structure(protected_raw: bytes, payload: bytes) -> bytes:
     return b"".join(_sig_structure_parts(protected_raw, payload))
 
 
-def sig_structure_sha256(protected_raw: bytes, payload: bytes) -> bytes:
+def sig_structure_sha256(protected_raw: bytes, payload: bytes | memoryview) -> bytes:
     """SHA-256 of the Sig_structure, hashed piece by piece: a 16 MB revocation list is not
     copied once more just to be hashed (the Pi Zero's memory budget)."""
     digest = hashes.Hash(hashes.SHA256())
@@ -80,9 +82,13 @@ def sig_structure_sha256(protected_raw: bytes, payload: bytes) -> bytes:
     return digest.finalize()
 
 
-def parse_sign1(data: bytes, max_depth: int = cbor.DEFAULT_MAX_DEPTH) -> Sign1:
-    """Parse a tagged COSE_Sign1; raises FormatError for anything off-profile."""
-    item = cbor.loads(data, max_depth=max_depth)
+def parse_sign1(
+    data: bytes, max_depth: int = cbor.DEFAULT_MAX_DEPTH, view_over: int | None = None
+) -> Sign1:
+    """Parse a tagged COSE_Sign1; raises FormatError for anything off-profile.
+
+    ``view_over``: see ``cbor.loads`` (a large payload stays a view into ``data``)."""
+    item = cbor.loads(data, max_depth=max_depth, view_over=view_over)
     return sign1_from_item(item, max_depth)
 
 
@@ -97,7 +103,7 @@ def sign1_from_item(item: object, max_depth: int = cbor.DEFAULT_MAX_DEPTH) -> Si
         raise FormatError("COSE_Sign1: protected header is not a byte string")
     if not isinstance(unprotected, dict):
         raise FormatError("COSE_Sign1: unprotected header is not a map")
-    if not isinstance(payload, bytes):
+    if not isinstance(payload, bytes | memoryview):
         raise FormatError("COSE_Sign1: payload is not a byte string")
     if not isinstance(signature, bytes):
         raise FormatError("COSE_Sign1: signature is not a byte string")

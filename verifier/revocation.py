@@ -35,7 +35,7 @@ _verified: weakref.WeakValueDictionary[tuple[bytes, bytes], RevocationList] = (
 _verified_lock = threading.Lock()
 
 
-def _strictly_ascending(ids: bytes) -> bool:
+def _strictly_ascending(ids: bytes | memoryview) -> bool:
     """True when the 16-byte ids are sorted ascending without duplicates (vectorised)."""
     if len(ids) <= ID_LENGTH:
         return True
@@ -45,14 +45,14 @@ def _strictly_ascending(ids: bytes) -> bool:
     return bool(greater.all())
 
 
-def _view_in(raw: bytes, ids: bytes) -> bytes | memoryview:
+def _view_in(raw: bytes, ids: bytes | memoryview) -> bytes | memoryview:
     """``ids`` as a read-only view of the same bytes inside ``raw``, else ``ids`` itself.
 
     The payload's byte strings are contiguous in ``raw`` unless the list used chunked
     (indefinite-length) strings; then, or for an empty list, the decoded copy is kept. The view
     holds equal bytes (``startswith`` compares them all), so lookups cannot differ.
     """
-    if not ids:
+    if not ids or isinstance(ids, memoryview):  # empty, or already a view into ``raw``
         return ids
     start = 0
     for _ in range(_CANDIDATES):
@@ -108,7 +108,7 @@ class RevocationList:
             return held
         payload = open_signed_list(data, anchor, "revocation list")
         ids = payload.get("ids")
-        if type(ids) is not bytes or len(ids) % ID_LENGTH:
+        if type(ids) not in (bytes, memoryview) or len(ids) % ID_LENGTH:
             raise ListError("revocation list: ids is not a multiple of 16 bytes")
         if not _strictly_ascending(ids):
             raise ListError("revocation list: ids are not sorted ascending without duplicates")
