@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
+from logging.handlers import SysLogHandler
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,21 @@ def background_sync(config: Config) -> BackgroundSync | None:
     return BackgroundSync(lambda **callbacks: SyncScheduler.from_config(config, **callbacks))
 
 
+def route_logging(socket_path: str = "/dev/log") -> logging.Handler:
+    """Send the app's log records (never personal data) to the journal via syslog, or drop
+    them: anything written to stderr would land on the inspector's screen (Textual draws there)."""
+    handler: logging.Handler
+    if Path(socket_path).exists():
+        handler = SysLogHandler(address=socket_path)
+        handler.setFormatter(logging.Formatter("mleg-verifier[%(process)d]: %(name)s: %(message)s"))
+    else:
+        handler = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
 def run_app(args: argparse.Namespace) -> int:
     from verifier.ui.app import InspectorApp
     from verifier.ui.feedback import make_feedback
@@ -54,6 +71,7 @@ def run_app(args: argparse.Namespace) -> int:
         sys.stderr.write("verifier app --demo: no terminal; running the text demo instead\n")
         return run_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
+    route_logging()
     clock = SystemClock()
     if args.demo:
         from issuer_stub.demo import DemoFrameSource, build_world
