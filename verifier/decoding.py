@@ -345,7 +345,7 @@ class PipelineDecoder:
                 if texts:
                     self.last_stage = label
                     return texts
-                if not work.symbol.readable:
+                if not work.symbol.promising:
                     break
         return []
 

@@ -546,6 +546,11 @@ class Located:
     agreement: float
 
 
+#: Fraction of fixed modules a polished grid must get right for further attempts on the
+#: same symbol to be worth their time: every read on the corpus and the approach clips
+#: came from grids at 0.82 or more; a phone still too far or too defocused scores 0.5-0.7.
+PROMISING = 0.75
+
 #: Smallest module size (view px, about camera px) worth a grid fit: below it camera blur
 #: leaves too little of the modules (no corpus or approach-clip frame reads below ~2.5 px;
 #: this leaves a margin), so frames of a far-away phone cost only the finder search.
@@ -574,6 +579,15 @@ class Symbol:
     @property
     def readable(self) -> bool:
         return self.finders is not None and self.finders.pitch >= MIN_PITCH
+
+    @property
+    def promising(self) -> bool:
+        """Worth more than the first read: finders found, and the best grid (if already
+        fitted) agrees well enough with the fixed modules."""
+        if not self.readable:
+            return False
+        best = self._grids.get(0)
+        return best is None or best.agreement >= PROMISING
 
     def grid(self, rank: int = 0) -> Located | None:
         if not self.readable:
