@@ -548,7 +548,7 @@ class Located:
 
 #: Fraction of fixed modules a polished grid must get right for further attempts on the
 #: same symbol to be worth their time: every read on the corpus and the approach clips
-#: came from grids at 0.82 or more; a phone still too far or too defocused scores 0.5-0.7.
+#: came from grids at 0.82 or more; a phone still too far or too defocused scores 0.5-0.75.
 PROMISING = 0.75
 
 #: Smallest module size (view px, about camera px) worth a grid fit: below it camera blur
