@@ -177,7 +177,7 @@ class TextureProbe:
     scale: int = 2
     window: int = 9
     floor: float = 25.0
-    min_side: int = 40  # at probe scale: 80 camera px, well under 2.4 px/module x 113
+    min_side: int = 40  # at probe scale: 80 camera px, far below any readable ML1 symbol
     max_aspect: float = 2.5
     min_solidity: float = 0.8
 

@@ -231,20 +231,7 @@ def find_finders(view: np.ndarray) -> Finders | None:
     missing = int(np.argmin(scores))
     if sorted(scores)[1] < 0.4:
         return None
-    fine = []
-    for k in (2, 3, 1):  # top left, top right, bottom left of the symbol
-        x, y, _score, pitch = hits[(missing + k) % 4]
-        fine.append(
-            max(
-                (
-                    (*found, p, b)
-                    for p in (pitch * 2 / 1.1, pitch * 2, pitch * 2 * 1.1)
-                    for b in BLURS
-                    if (found := match(view, "finder", p, (2 * x + 0.5, 2 * y + 0.5), 2 * pitch, b))
-                ),
-                key=lambda h: h[2],
-            )
-        )
+    fine = [_fine_finder(view, hits[(missing + k) % 4]) for k in (2, 3, 1)]
     return Finders(
         np.array(fine[0][:2]),
         np.array(fine[1][:2]),
@@ -253,6 +240,23 @@ def find_finders(view: np.ndarray) -> Finders | None:
         float(np.mean([f[2] for f in fine])),
         float(np.median([f[4] for f in fine])),
     )
+
+
+def _fine_finder(
+    view: np.ndarray, coarse: tuple[float, float, float, float]
+) -> tuple[float, float, float, float, float]:
+    """(x, y, score, pitch, blur) of a coarse finder hit refined at full resolution: first
+    the template blur at the coarse module size, then the module size +-10 % at that blur."""
+    x, y, _score, pitch = coarse
+    centre, radius = (2 * x + 0.5, 2 * y + 0.5), 2 * pitch
+
+    def best(tries: list[tuple[float, float]]) -> tuple[float, float, float, float, float]:
+        found = [(*m, p, b) for p, b in tries if (m := match(view, "finder", p, centre, radius, b))]
+        return max(found, key=lambda h: h[2]) if found else (*centre, -1.0, 2 * pitch, 0.0)
+
+    blurred = best([(2 * pitch, b) for b in BLURS])
+    sized = best([(2 * pitch * f, blurred[4]) for f in (1 / 1.1, 1.1)])
+    return max(blurred, sized, key=lambda h: h[2])
 
 
 def _coarse_finder(coarse: np.ndarray, corner: int) -> tuple[float, float, float, float]:
