@@ -32,8 +32,10 @@ Status = Literal["fetched", "not_modified", "rejected", "failed"]
 TRUST_LIST = "trust list"
 REVOCATION_LIST = "revocation list"
 # (name in reports, file on the server, key in the store's state)
-_LISTS = ((TRUST_LIST, "trustlist.cbor", "trustlist"),
-          (REVOCATION_LIST, "revocations.cbor", "revocations"))
+_LISTS = (
+    (TRUST_LIST, "trustlist.cbor", "trustlist"),
+    (REVOCATION_LIST, "revocations.cbor", "revocations"),
+)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CHUNK = 64 * 1024
 
@@ -144,8 +146,11 @@ class Syncer:
             return ListSync(name, "rejected", _without(exc.message, name), held_seq)
         except OSError as exc:
             return ListSync(name, "failed", f"cannot store: {exc.strerror or exc}", held_seq)
-        self._save_meta(key, etag=response_headers.get("ETag"),
-                        last_modified=response_headers.get("Last-Modified"))
+        self._save_meta(
+            key,
+            etag=response_headers.get("ETag"),
+            last_modified=response_headers.get("Last-Modified"),
+        )
         if offer.accepted:
             return ListSync(name, "fetched", f"seq {offer.seq} stored", offer.seq)
         return ListSync(name, "not_modified", f"seq {offer.seq} already held", offer.seq)
@@ -165,8 +170,9 @@ class Syncer:
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                with self.session.get(url, headers=headers, timeout=self.timeout,
-                                      stream=True, allow_redirects=True) as response:
+                with self.session.get(
+                    url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=True
+                ) as response:
                     code = response.status_code
                     if code == 304:
                         return 304, None, response.headers
