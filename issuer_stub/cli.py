@@ -23,7 +23,7 @@ from issuer_stub.signing import StudentData
 from issuer_stub.wallet import Wallet, render_png
 from verifier.clock import SystemClock
 from verifier.credential import MAX_PHOTO_BYTES
-from verifier.textout import warsaw
+from verifier.textout import last_valid_day, warsaw
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -194,8 +194,9 @@ def _day(epoch: int | None) -> str:
 def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
     for cti in issued.revoked:
         out.write(f"credential {cti.hex()} revoked (superseded)\n")
-    out.write(f"credential {issued.cti.hex()} valid until {_day(issued.exp)} "
-              f"written to {wallet}\n")
+    # exp is the end of the last valid day: print that day, as the verifier shows it.
+    out.write(f"credential {issued.cti.hex()} valid until {last_valid_day(issued.exp)} "
+              f"(inclusive) written to {wallet}\n")
     _published(issued.published, out)
 
 

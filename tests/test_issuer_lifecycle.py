@@ -548,7 +548,7 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 
     _run(capsys, "student", "update", d, "3", "--extend-els", "--now", now)
     out = _run(capsys, "extend", d, "--wallet", str(wallet), "--now", str(NOW + 10))
-    assert "2027-11-01 00:00" in out and "revoked" in out
+    assert "valid until 2027-10-31 (inclusive)" in out and "revoked" in out
     out = _run(capsys, "keys", "rotate", d, "--now", str(NOW + 20))
     assert "new signing key" in out and "trust list seq 2" in out
     assert _run(capsys, "keys", "list", d, "--now", str(NOW + 20)).count("listed") == 2
