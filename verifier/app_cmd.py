@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from logging.handlers import SysLogHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verifier.camera.base import FrameSource
 from verifier.clock import SystemClock
 from verifier.config import Config, load_config
 from verifier.trustdata import load_trust_data
 from verifier.ui.services import BackgroundSync
+
+if TYPE_CHECKING:
+    from verifier.audit import AuditLog
 
 
 def camera_opener(config: Config, replay: str | None = None) -> Callable[[], FrameSource]:
@@ -59,6 +63,17 @@ def route_logging(socket_path: str = "/dev/log") -> logging.Handler:
     return handler
 
 
+def open_audit(config: Config, now: int) -> AuditLog | None:
+    """The verdict log in ``cache_dir/audit``; without it (read-only disk) the app still runs."""
+    from verifier.audit import AuditLog
+
+    try:
+        return AuditLog(config.cache_dir / "audit", now)
+    except (OSError, sqlite3.Error) as exc:
+        logging.getLogger(__name__).warning("audit log unavailable: %s", exc)
+        return None
+
+
 def run_app(args: argparse.Namespace) -> int:
     from verifier.ui.app import InspectorApp
     from verifier.ui.feedback import make_feedback
@@ -88,6 +103,7 @@ def run_app(args: argparse.Namespace) -> int:
             clock=clock,
             scanner=SourceScanner(camera_opener(config, args.replay)),
             sync=background_sync(config),
+            audit=open_audit(config, clock.now()),
         )
     services.feedback = make_feedback(config.feedback)
     app = InspectorApp(
@@ -97,5 +113,9 @@ def run_app(args: argparse.Namespace) -> int:
         clear_after=config.verdict_clear_seconds,
         kiosk=args.kiosk,
     )
-    app.run()
+    try:
+        app.run()
+    finally:
+        if services.audit is not None:
+            services.audit.close()
     return 0

@@ -49,6 +49,10 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
     sub.add_parser("sync", help="fetch the trust list and revocation list from list_url")
 
+    audit = sub.add_parser("audit", help="verdict counts from the app's audit log (no names)")
+    audit.add_argument("--days", type=int, default=1, help="today and the N-1 days before")
+    audit.add_argument("--rows", action="store_true", help="print every row, not only counts")
+
     app = sub.add_parser("app", help="the inspector's full-screen terminal app")
     app.add_argument("--demo", action="store_true", help="replay demo credentials, no hardware")
     app.add_argument("--replay", metavar="PATH", help="read frames from images or a video")
@@ -58,6 +62,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.command == "check" and args.window is not None and args.window < 0:
         parser.error("--window must not be negative")
+    if args.command == "audit" and not 1 <= args.days <= 3660:
+        parser.error("--days must be between 1 and 3660")
     return args
 
 
@@ -78,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(Path(args.config) if args.config else None)
             return run_sync(config, sys.stdout, sys.stderr)
+        if args.command == "audit":
+            from verifier.audit_cmd import run_audit
+            from verifier.config import load_config
+
+            config = load_config(Path(args.config) if args.config else None)
+            return run_audit(config, args.days, args.rows, sys.stdout)
         if args.command == "app":
             from verifier.app_cmd import run_app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
+from verifier.audit import day_start
 from verifier.errors import VerifierError
 from verifier.pipeline import check_texts, pick_text
 from verifier.policy import list_warnings
@@ -69,6 +70,9 @@ class InspectorApp(App[None]):
         self.feedback = services.feedback or BellFeedback(self.ring)
         self.history: list[HistoryEntry] = []
         self.counts = {Verdict.VALID: 0, Verdict.INVALID: 0, Verdict.WARNING: 0}
+        self.counts_day = day_start(services.clock.now())
+        if services.audit is not None:  # today's counters survive a restart
+            self.counts = services.audit.counts_since(self.counts_day)
         self.result: CheckResult | None = None
         self.result_at: int | None = None
         self.last_text: str | None = None
@@ -132,7 +136,10 @@ class InspectorApp(App[None]):
             self.result_at = now
             return self.result
         self.result, self.result_at = result, now
+        self._roll_counts(now)
         self.counts[result.verdict] += 1
+        if self.services.audit is not None:
+            self.services.audit.record(result, now)
         self.history.append(
             HistoryEntry(
                 at=now,
@@ -150,8 +157,16 @@ class InspectorApp(App[None]):
         return result
 
     # ---- rendering -------------------------------------------------------------------------
+    def _roll_counts(self, now: int) -> None:
+        """The status bar counts today's verdicts: start again at midnight (Warsaw)."""
+        today = day_start(now)
+        if today != self.counts_day:
+            self.counts_day = today
+            self.counts = dict.fromkeys(self.counts, 0)
+
     def tick(self) -> None:
         now = self.services.clock.now()
+        self._roll_counts(now)
         if self.result_at is not None and now - self.result_at >= self.clear_after:
             self.result = self.result_at = None  # clears the name and photo from the screen
         self.render_all()

@@ -18,6 +18,7 @@ from verifier.trustdata import TrustData
 from verifier.ui.feedback import Feedback
 
 if TYPE_CHECKING:  # the sync module pulls in requests; the app imports it only when syncing
+    from verifier.audit import AuditLog
     from verifier.sync import SyncReport, SyncScheduler
 
 TextsCallback = Callable[[list[str]], None]
@@ -162,3 +163,5 @@ class Services:
     scanner: Scanner | None = None
     # None where there is no list URL to sync from.
     sync: ListSyncer | None = None
+    # One row per verdict, nothing personal (verifier/audit.py); None: not recorded (demo).
+    audit: AuditLog | None = None
