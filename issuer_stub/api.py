@@ -16,8 +16,10 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
     "exp": <epoch int>}, "photo": "<standard base64 of the JPEG, or null>"}``.
     Errors: 400 ``invalid_input`` / ``bad_device_key`` (not a P-256 point, ...), 404
     ``code_unknown``, 410 ``code_expired`` / ``code_used`` / ``code_cancelled`` (a newer order
-    replaced it), 409 ``not_eligible`` (with ``condition``). Activating revokes any credential
-    the student holds on another phone, published at once.
+    replaced it), 409 ``not_eligible`` (with ``condition``), 429 ``too_many_attempts`` (with
+    ``Retry-After``) after 10 unknown/stale codes from one address in 10 minutes (wrong admin
+    tokens count the same way). Activating revokes any credential the student holds on another
+    phone, published at once.
 
 ``POST /api/self-revoke``
     Request ``{"cti": "<hex>", "time": <epoch int>, "signature": "<base64url of the 64-byte
@@ -66,8 +68,17 @@ from aiohttp import web
 
 from issuer_stub import devicekeys
 from issuer_stub.eligibility import failures
-from issuer_stub.errors import InvalidInput, IssuerError, NotEligible, Unauthorized
+from issuer_stub.errors import (
+    Gone,
+    InvalidInput,
+    IssuerError,
+    NotEligible,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+)
 from issuer_stub.office import Issued, Office, parse_cti
+from issuer_stub.ratelimit import AttemptLimiter
 from issuer_stub.records import StudentRecord
 from issuer_stub.registry import Published, Registry
 from issuer_stub.semesters import following_semester_end
@@ -97,6 +108,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except NotEligible as exc:
         return error_body(exc.status, exc.code, exc.message, condition=exc.condition)
+    except TooManyAttempts as exc:
+        response = error_body(exc.status, exc.code, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except IssuerError as exc:
         return error_body(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
@@ -189,6 +204,7 @@ class Api:
         self.office = Office(registry)
         self.clock = clock
         self._token = registry.admin_token().encode()
+        self.limiter = AttemptLimiter()  # wrong activation codes and admin tokens, per client
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking SQLite and file work off the event loop."""
@@ -200,7 +216,10 @@ class Api:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("admin actions need 'Authorization: Bearer <token>'")
+        client, now = request.remote or "?", self.clock()
+        self.limiter.check(client, now)
         if not hmac.compare_digest(token.strip().encode(), self._token):
+            self.limiter.failed(client, now)
             raise Unauthorized("the admin token is wrong")
 
     # Wallet ----------------------------------------------------------------------------------
@@ -209,7 +228,13 @@ class Api:
         device_key = devicekeys.from_jwk(body.get("device_key"))
         if not isinstance(body.get("code"), str):
             raise InvalidInput("code must be the activation code as text", "invalid_input")
-        issued = await self._run(self.office.activate, body["code"], device_key, self.clock())
+        client, now = request.remote or "?", self.clock()
+        self.limiter.check(client, now)
+        try:
+            issued = await self._run(self.office.activate, body["code"], device_key, now)
+        except (NotFound, Gone):  # a wrong or stale code: count it against this client
+            self.limiter.failed(client, now)
+            raise
         return _ok(_issued(issued))
 
     async def self_revoke(self, request: web.Request) -> web.Response:

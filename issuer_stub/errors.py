@@ -81,3 +81,15 @@ class Gone(IssuerError):
     title = "Gone"
     status = 410
     default_code = "gone"
+
+
+class TooManyAttempts(IssuerError):
+    """Too many failed guesses from one client: wait ``retry_after`` seconds."""
+
+    title = "Too many attempts"
+    status = 429
+    default_code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

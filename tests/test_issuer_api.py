@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from issuer_stub import devicekeys, lifecycle
+from issuer_stub.errors import TooManyAttempts
 from issuer_stub.keystore import new_key
+from issuer_stub.ratelimit import AttemptLimiter
 from issuer_stub.server import ListServer
 from issuer_stub.wallet import Wallet
 from tests.test_issuer_lifecycle import (
@@ -345,3 +347,25 @@ def test_wallet_static_files(api: Api) -> None:
     for path in ("/wallet/.secret.js", "/wallet/notes.md", "/wallet/link.js",
                  "/wallet/%2e%2e/outside.js", "/wallet/../outside.js", "/wallet/missing.js"):
         assert requests.get(api.url + path, timeout=5).status_code == 404, path
+
+
+def test_guessing_activation_codes_is_refused_after_ten_misses(api: Api) -> None:
+    order = api.order()
+    jwk = devicekeys.to_jwk(Wallet.new().public_key)
+    for n in range(10):
+        r = api.post("/api/activate", {"code": f"AAAAA-{n:05d}", "device_key": jwk})
+        assert error_of(r) == (404, "code_unknown")
+    r = api.post("/api/activate", {"code": order["activation_code"], "device_key": jwk})
+    assert error_of(r) == (429, "too_many_attempts")  # even the right code, for a while
+    assert 0 < int(r.headers["Retry-After"]) <= 600
+
+
+def test_limiter_forgets_failures_after_the_window() -> None:
+    limiter = AttemptLimiter(max_failures=2, window=60)
+    limiter.failed("10.0.0.1", 1000)
+    limiter.failed("10.0.0.1", 1030)
+    with pytest.raises(TooManyAttempts) as refused:
+        limiter.check("10.0.0.1", 1031)
+    assert refused.value.retry_after == 29
+    limiter.check("10.0.0.2", 1031)  # another client is not affected
+    limiter.check("10.0.0.1", 1060)  # the first failure has left the window
