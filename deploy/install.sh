@@ -23,11 +23,11 @@ ANCHOR=$ETC/anchor.pem
 UNIT_DIR=/etc/systemd/system
 UNITS=(mleg-verifier.service mleg-verifier-sync.service mleg-verifier-sync.timer)
 ENABLE=(mleg-verifier.service mleg-verifier-sync.timer)
-# Debian packages: the Pi camera stack (Raspberry Pi archive only), the zbar library pyzbar
-# loads, venv support, the numpy picamera2 is built against (the venv must not shadow it),
-# GPIO for the buzzer, and a saved clock for boards without a real-time clock.
+# Debian packages: the Pi camera stack (Raspberry Pi archive only), venv support, the numpy
+# picamera2 is built against (the venv must not shadow it), GPIO for the buzzer, and a saved
+# clock for boards without a real-time clock. The decoder is zxing-cpp (a wheel): no zbar.
 PI_PACKAGES=(python3-picamera2 python3-lgpio)
-PACKAGES=(python3-venv python3-numpy libzbar0 python3-gpiozero fake-hwclock)
+PACKAGES=(python3-venv python3-numpy python3-gpiozero fake-hwclock)
 GROUPS_WANTED=(video gpio)
 MIN_DEBIAN=12 # bookworm
 

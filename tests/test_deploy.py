@@ -64,7 +64,6 @@ PI4 = "Raspberry Pi 4 Model B Rev 1.5"
 PACKAGES = [
     "python3-venv",
     "python3-numpy",
-    "libzbar0",
     "python3-gpiozero",
     "fake-hwclock",
     "python3-picamera2",
@@ -208,7 +207,7 @@ def test_check_on_a_fresh_pi_lists_what_is_missing_and_changes_nothing(
     assert "ok       package python3-venv" in out
     for piece in (
         "package python3-picamera2",
-        "package libzbar0",
+        "package fake-hwclock",
         "system user mleg",
         "venv /opt/mleg-verifier/venv",
         "config /etc/mleg-verifier/config.toml",
@@ -360,7 +359,7 @@ def test_force_on_plain_debian_installs_without_the_pi_camera(
                      root=root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "installing anyway (--force)" in result.stdout
-    assert "python3-picamera2" not in result.stdout and "libzbar0" in result.stdout
+    assert "python3-picamera2" not in result.stdout and "fake-hwclock" in result.stdout
     assert '| source = "opencv"' in result.stdout
     ubuntu = fake_root(tmp_path / "ubuntu", UBUNTU, model=None)
     refused = install("--dry-run", "--force", "--anchor", anchor, root=ubuntu)
