@@ -1,4 +1,4 @@
-// The issuer's wallet API: activation and self-revocation. Errors carry the server's message,
+// The issuer's wallet API: activation, extension and self-revocation. Errors carry the server's message,
 // which is shown to the user as it is.
 
 export class ApiError extends Error {
@@ -45,6 +45,11 @@ export function activate(code, deviceKey) {
 /** POST /api/self-revoke: signed "ML1-revoke:<cti>:<time>". */
 export function selfRevoke(cti, time, signature) {
   return postJson("self-revoke", { cti, time, signature });
+}
+
+/** POST /api/extend: signed "ML1-extend:<cti>:<time>"; answers as activate (a new credential). */
+export function extend(cti, time, signature) {
+  return postJson("extend", { cti, time, signature });
 }
 
 /** The server's Date header, for the clock check; null when offline or absent. */
