@@ -185,3 +185,11 @@ def test_demo_runs_the_whole_loop(capsys, tmp_path: Path) -> None:
     assert code == 0
     assert "5 of 5 verdicts as expected" in out
     assert len(list(tmp_path.glob("*.png"))) == 5
+
+
+def test_app_demo_without_a_terminal_runs_the_text_demo(capsys, monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a pipe, as in a script or CI
+    assert main(["app", "--demo"]) == 0
+    captured = capsys.readouterr()
+    assert "no terminal" in captured.err
+    assert "5 of 5 verdicts as expected" in captured.out
