@@ -32,11 +32,12 @@ from segno.encoder import mask_scores
 from issuer_stub.keystore import public_pem
 from issuer_stub.pesel import make as make_pesel
 from issuer_stub.photos import synthetic_portrait
-from issuer_stub.semesters import next_semester_end
+from issuer_stub.semesters import end_of_day, following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
 from tests.conftest import NOW, STUDENT, World
 from tests.webwallet_server import FakeIssuer, ServerThread, public_key_from_jwk
 from verifier.base45 import b45decode
+from verifier.credential import parse_presentation
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
@@ -64,6 +65,8 @@ CODE = "ABCD-1234"
 CODE_NO_PHOTO = "EFGH-5678"
 START = datetime.fromtimestamp(NOW, UTC)
 STUDENT_WITH_PHOTO = dataclasses.replace(STUDENT, photo=synthetic_portrait("web wallet"))
+# The fake issuer's credentials run to 31 March 2027; after the ELS's extension, to 31 October.
+EXTENDED_EXP = next_semester_end(next_semester_end(NOW))
 
 
 # ---- fixtures ----
@@ -178,6 +181,16 @@ def stored_wallet(page: Any) -> Any:
             const record = await loadWallet();
             return record ? { cti: record.cti, extractable: record.keyPair.privateKey.extractable,
                               credential: Array.from(record.credential) } : null;
+        }"""
+    )
+
+
+def device_public_key(page: Any) -> Any:
+    """The stored device key pair's public half, as a JWK."""
+    return page.evaluate(
+        """async () => {
+            const { loadWallet } = await import("./store.js");
+            return crypto.subtle.exportKey("jwk", (await loadWallet()).keyPair.publicKey);
         }"""
     )
 
@@ -448,6 +461,101 @@ def test_revoke_cancelled_keeps_the_wallet(page: Any, issuer: FakeIssuer) -> Non
     assert page.locator("#view-wallet").is_visible()
 
 
+def test_extend_replaces_the_credential_for_the_same_device_key(
+    page: Any, issuer: FakeIssuer, lists: dict[str, Path], tmp_path: Path
+) -> None:
+    old_text, _ = activate(page)
+    old, old_key = stored_wallet(page), device_public_key(page)
+    issuer.extended_exp = EXTENDED_EXP  # the ELS was extended for the winter semester
+    page.click("#extend-button")
+    page.wait_for_selector("#extend-done:not([hidden])")
+    assert page.locator("#valid-until").inner_text() == "31.10.2027"
+    assert page.locator("#extend-done").inner_text() == (
+        "Przedłużono do 31.10.2027. Extended until 31.10.2027."
+    )
+    assert page.locator("#extend-error").is_hidden()
+    assert [(r["cti"], r["time"]) for r in issuer.extensions] == [(old["cti"], NOW)]
+
+    # IndexedDB holds the new credential with the same (still non-extractable) device key.
+    new = stored_wallet(page)
+    assert new["cti"] != old["cti"]
+    assert issuer.issued[new["cti"]].credential == bytes(new["credential"])
+    assert new["extractable"] is False
+    assert device_public_key(page) == old_key
+
+    # The code on screen now carries the new credential, bound to the browser's device key.
+    page.wait_for_function(
+        f"document.getElementById('qr').dataset.text !== {json.dumps(old_text)}"
+    )
+    text, made_at = shown_code(page)
+    credential = parse_presentation(text).credential
+    assert credential.cti.hex() == new["cti"]
+    assert credential.device_key.public_numbers() == public_key_from_jwk(old_key).public_numbers()
+    screenshot = tmp_path / "phone.png"
+    page.screenshot(path=str(screenshot))
+    assert [r.text for r in read_qr(screenshot.read_bytes())] == [text]
+    (result,) = verifier_check(lists, made_at, str(screenshot))
+    assert (result["verdict"], result["reason"]) == ("valid", None)
+    assert result["credential"]["exp"] == EXTENDED_EXP
+    assert result["credential"]["cti"] == new["cti"]
+
+    # The old credential is on the issuer's revocation list; the new one keeps rotating.
+    assert issuer.revocation_list is not None
+    lists["rl"].write_bytes(issuer.revocation_list)
+    (result,) = verifier_check(lists, NOW, old_text, text=True)
+    assert result["reason"] == "revoked"
+    page.clock.run_for(REFRESH_MS)
+    page.wait_for_function(f"document.getElementById('qr').dataset.time === '{NOW + 10}'")
+    text, made_at = shown_code(page)
+    (result,) = verifier_check(lists, made_at, text, text=True)
+    assert (result["verdict"], result["credential"]["exp"]) == ("valid", EXTENDED_EXP)
+
+    page.reload()
+    page.wait_for_selector("#qr[data-text]")
+    assert page.locator("#valid-until").inner_text() == "31.10.2027"
+    assert page.locator("#extend-done").is_hidden()
+    assert stored_wallet(page) == new
+
+
+@pytest.mark.parametrize(
+    ("extended_exp", "clock_offset", "message"),
+    [
+        (None, 0, "Legitymacja jest już aktualna. The ID is already current."),
+        (EXTENDED_EXP, 3600, "Zegar urządzenia jest błędny. The device clock is off."),
+    ],
+    ids=["already_current", "clock_off"],
+)
+def test_extend_error_shows_the_message_and_keeps_the_wallet(
+    page: Any,
+    issuer: FakeIssuer,
+    lists: dict[str, Path],
+    extended_exp: int | None,
+    clock_offset: int,
+    message: str,
+) -> None:
+    activate(page)
+    before = stored_wallet(page)
+    issuer.extended_exp, issuer.clock_offset = extended_exp, clock_offset
+    page.click("#extend-button")
+    page.wait_for_selector("#extend-error:not([hidden])")
+    assert page.locator("#extend-error").inner_text() == message
+    assert page.locator("#extend-done").is_hidden()
+    assert page.locator("#view-wallet").is_visible()
+    assert page.locator("#valid-until").inner_text() == "31.03.2027"
+    assert page.locator("#extend-button").is_enabled()
+    assert issuer.extensions == []
+    assert stored_wallet(page) == before
+
+    # The old credential keeps making valid codes, and the message stays through a rotation.
+    page.clock.run_for(REFRESH_MS)
+    page.wait_for_function(f"document.getElementById('qr').dataset.time === '{NOW + 10}'")
+    text, made_at = shown_code(page)
+    (result,) = verifier_check(lists, made_at, text, text=True)
+    assert (result["verdict"], result["credential"]["cti"]) == ("valid", before["cti"])
+    assert result["credential"]["exp"] == issuer.exp
+    assert page.locator("#extend-error").inner_text() == message
+
+
 @pytest.mark.parametrize(
     ("code", "message"),
     [
@@ -562,7 +670,7 @@ def real_issuer(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
         serve.wait(timeout=10)
 
 
-def test_real_issuer_activate_scan_verify_revoke(
+def test_real_issuer_activate_scan_verify_extend_revoke(
     browser: Any, real_issuer: tuple[str, Path, str], tmp_path: Path
 ) -> None:
     url, directory, code = real_issuer
@@ -587,11 +695,40 @@ def test_real_issuer_activate_scan_verify_revoke(
         assert (result["verdict"], result["reason"]) == ("valid", None)
         assert result["holder"]["family_name"] == STUDENT.family_name
 
+        # The university extends the ELS for the next semester; the phone asks for the new exp.
+        first_cti = stored_wallet(page)["cti"]
+        until = following_semester_end(_next_els_end(date.today()), int(time.time()))
+        _issuer_stub("student", "update", str(directory), "1", "--extend-els")
+        page.click("#extend-button")
+        page.wait_for_selector("#extend-done:not([hidden])")
+        assert page.locator("#extend-error").is_hidden()
+        assert page.locator("#valid-until").inner_text() == until.strftime("%d.%m.%Y")
+        extended_cti = stored_wallet(page)["cti"]
+        assert extended_cti != first_cti
+        # The first code the new rotation draws (codes also rotate on the real clock meanwhile).
+        page.wait_for_function(
+            f"document.getElementById('qr').dataset.text !== {json.dumps(text)}"
+        )
+        for _ in range(50):
+            extended_text, _ = shown_code(page)
+            if parse_presentation(extended_text).credential.cti.hex() == extended_cti:
+                break
+            page.wait_for_timeout(100)
+        page.screenshot(path=str(screenshot))
+        (result,) = verifier_check(lists, int(time.time()), str(screenshot))
+        assert (result["verdict"], result["reason"]) == ("valid", None)
+        assert result["credential"]["cti"] == extended_cti
+        assert result["credential"]["exp"] == end_of_day(until)
+        # The previous credential is in the published revocation list at once.
+        (result,) = verifier_check(lists, int(time.time()), text, text=True)
+        assert result["reason"] == "revoked"
+        extended_text, _ = shown_code(page)
+
         page.once("dialog", lambda dialog: dialog.accept())
         page.click("#revoke-button")
         page.wait_for_selector("#view-revoked:not([hidden])")
         # The server published the revocation at once: the code from before is refused.
-        (result,) = verifier_check(lists, int(time.time()), text, text=True)
+        (result,) = verifier_check(lists, int(time.time()), extended_text, text=True)
         assert result["reason"] == "revoked"
         assert errors == []
     finally:

@@ -1,8 +1,9 @@
 """A small issuer for the web wallet tests: the static wallet at /wallet/ and the wallet API.
 
 It implements the contract the wallet page is written against (``POST /api/activate``,
-``POST /api/self-revoke``) with the issuer stub's own University and Ministry, so the browser
-gets real credentials and its self-revocations really reach a signed revocation list. It runs
+``POST /api/self-revoke``, ``POST /api/extend``) with the issuer stub's own University and
+Ministry, so the browser gets real credentials and its self-revocations and extensions really
+reach a signed revocation list. It runs
 aiohttp on 127.0.0.1 in a thread of its own, because Playwright's sync API owns the test's.
 """
 
@@ -34,7 +35,7 @@ CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-# How far a self-revocation's time may be from the server's clock.
+# How far a self-revocation's (or extension's) time may be from the server's clock.
 REVOKE_WINDOW = 300
 
 
@@ -63,6 +64,8 @@ class Activation:
     cti: bytes
     device_key: ec.EllipticCurvePublicKey
     credential: bytes
+    student: StudentData
+    exp: int
 
 
 @dataclass
@@ -76,7 +79,10 @@ class FakeIssuer:
     issued: dict[str, Activation] = field(default_factory=dict)  # by cti hex
     revocations: list[dict[str, Any]] = field(default_factory=list)  # verified requests
     clock_offset: int = 0  # seconds the server's clock (and Date header) is off from world.now
-    revocation_list: bytes | None = None  # published on each self-revocation
+    revocation_list: bytes | None = None  # published on each self-revocation and extension
+    # The ELS's new end (exp) once it was extended for a new semester; None: not extended.
+    extended_exp: int | None = None
+    extensions: list[dict[str, Any]] = field(default_factory=list)  # verified requests
 
     def now(self) -> int:
         return self.world.now + self.clock_offset
@@ -88,6 +94,7 @@ class FakeIssuer:
         app.router.add_static("/wallet/", STATIC)
         app.router.add_post("/api/activate", self._activate)
         app.router.add_post("/api/self-revoke", self._self_revoke)
+        app.router.add_post("/api/extend", self._extend)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -115,35 +122,42 @@ class FakeIssuer:
         if student is None:
             return _error(404, "code_unknown", "Nieznany kod. Unknown activation code.")
         self.used.add(code)
+        return web.json_response(self._issue(student, device_key, self.exp))
+
+    def _issue(
+        self, student: StudentData, device_key: ec.EllipticCurvePublicKey, exp: int
+    ) -> dict[str, Any]:
+        """A new credential, remembered by its cti, as /api/activate answers it."""
         cti = os.urandom(16)
         credential = self.world.uni.issue(
-            student, device_key, iat=self.now() - DAY, exp=self.exp, cti=cti
+            student, device_key, iat=self.now() - DAY, exp=exp, cti=cti
         )
-        self.issued[cti.hex()] = Activation(cti, device_key, credential)
+        self.issued[cti.hex()] = Activation(cti, device_key, credential, student, exp)
         photo = None if student.photo is None else base64.b64encode(student.photo).decode()
         holder = {
             "gn": student.given_names,
             "fn": student.family_name,
             "uni": student.university,
-            "exp": self.exp,
+            "exp": exp,
         }
-        return web.json_response(
-            {
-                "credential": base64.b64encode(credential).decode(),
-                "cti": cti.hex(),
-                "holder": holder,
-                "photo": photo,
-            }
-        )
+        return {
+            "credential": base64.b64encode(credential).decode(),
+            "cti": cti.hex(),
+            "holder": holder,
+            "photo": photo,
+        }
 
-    async def _self_revoke(self, request: web.Request) -> web.Response:
+    async def _proof(
+        self, request: web.Request, action: str
+    ) -> tuple[dict[str, Any], Activation] | web.Response:
+        """The signed request of self-revoke and extend: the credential it is for, or the error."""
         try:
             doc = await request.json()
             cti, when, signature = doc["cti"], doc["time"], _b64url(doc["signature"])
             if not isinstance(cti, str) or not isinstance(when, int) or len(signature) != 64:
                 raise ValueError("types")
         except (ValueError, KeyError, TypeError, binascii.Error):
-            return _error(400, "bad_request", "The request is not a valid revocation.")
+            return _error(400, "bad_request", f"The request is not a valid {action} request.")
         activation = self.issued.get(cti)
         if activation is None:
             return _error(404, "unknown_credential", "Nieznana legitymacja. Unknown credential.")
@@ -152,17 +166,47 @@ class FakeIssuer:
         der = encode_dss_signature(
             int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         )
-        message = f"ML1-revoke:{cti}:{when}".encode()
+        message = f"ML1-{action}:{cti}:{when}".encode()
         try:
             activation.device_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
             return _error(403, "bad_signature", "Podpis nie pasuje. The signature does not match.")
-        self.world.ministry.revoked.add(activation.cti)
-        self.revocations.append(doc)
+        return doc, activation
+
+    def _revoke(self, cti: bytes) -> None:
+        self.world.ministry.revoked.add(cti)
         self.revocation_list = self.world.ministry.revocation_list(iat=self.now())
+
+    async def _self_revoke(self, request: web.Request) -> web.Response:
+        proof = await self._proof(request, "revoke")
+        if isinstance(proof, web.Response):
+            return proof
+        doc, activation = proof
+        self._revoke(activation.cti)
+        self.revocations.append(doc)
         return web.json_response(
             {"revoked": True, "revocation_seq": self.world.ministry.revocation_seq}
         )
+
+    async def _extend(self, request: web.Request) -> web.Response:
+        proof = await self._proof(request, "extend")
+        if isinstance(proof, web.Response):
+            return proof
+        doc, activation = proof
+        if activation.cti in self.world.ministry.revoked:
+            return _error(
+                409, "credential_revoked",
+                "Legitymacja została unieważniona. This credential has been revoked.",
+            )  # fmt: skip
+        if self.extended_exp is None or self.extended_exp <= activation.exp:
+            return _error(
+                409, "already_current",
+                "Legitymacja jest już aktualna. The ID is already current.",
+            )  # fmt: skip
+        answer = self._issue(activation.student, activation.device_key, self.extended_exp)
+        self._revoke(activation.cti)
+        self.extensions.append(doc)
+        return web.json_response(answer)
 
 
 class ServerThread:

@@ -29,7 +29,7 @@ async function run(mode, action) {
   }
 }
 
-/** {keyPair, credential: Uint8Array, cti, holder, photo} or undefined. */
+/** {keyPair, credential: Uint8Array, cti, holder, photo, activatedAt, extendedAt?} or undefined. */
 export function loadWallet() {
   return run("readonly", (store) => store.get(KEY));
 }

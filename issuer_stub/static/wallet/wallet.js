@@ -1,7 +1,8 @@
 // The web wallet: activation with a code, then the rotating ML1 QR code signed by a device key
-// that never leaves this browser, the holder's photo and name, and self-revocation.
+// that never leaves this browser, the holder's photo and name, extension for a new semester (a new
+// credential for the same device key) and self-revocation.
 
-import { ApiError, activate, selfRevoke, serverDate } from "./api.js";
+import { ApiError, activate, extend, selfRevoke, serverDate } from "./api.js";
 import { presentationText } from "./presentation.js";
 import { drawQr, encodeQr } from "./qr.js";
 import { clearWallet, loadWallet, saveWallet } from "./store.js";
@@ -128,18 +129,22 @@ const VALID_UNTIL = new Intl.DateTimeFormat("pl-PL", {
   year: "numeric",
 });
 
+// exp is the first second after the last valid day (spec section 3).
+const lastValidDay = (exp) => VALID_UNTIL.format(new Date((exp - 1) * 1000));
+
 function showWallet(record) {
   const { holder, photo } = record;
   $("given-names").textContent = holder.gn;
   $("family-name").textContent = holder.fn;
   $("university").textContent = holder.uni;
-  // exp is the first second after the last valid day (spec section 3).
-  $("valid-until").textContent = VALID_UNTIL.format(new Date((holder.exp - 1) * 1000));
+  $("valid-until").textContent = lastValidDay(holder.exp);
   $("expired").hidden = holder.exp > nowSeconds();
   const img = $("photo");
   img.hidden = !photo;
   img.src = photo ? `data:image/jpeg;base64,${photo}` : "";
   showError("wallet-error", "");
+  showError("extend-error", "");
+  $("extend-done").hidden = true;
   show("view-wallet");
   rotator?.stop();
   rotator = new Rotator(record);
@@ -187,6 +192,52 @@ async function onActivate(event) {
   }
 }
 
+// What the device key signs to ask for an action on its credential ("revoke" or "extend"):
+// ES256 over "ML1-<action>:<cti>:<time>", the raw r||s as base64url.
+async function signProof(record, action) {
+  const time = nowSeconds();
+  const message = new TextEncoder().encode(`ML1-${action}:${record.cti}:${time}`);
+  const signature = new Uint8Array(
+    await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, record.keyPair.privateKey, message),
+  );
+  return { time, signature: bytesToBase64Url(signature) };
+}
+
+async function onExtend() {
+  const record = await loadWallet();
+  if (!record) return;
+  // Not both at once: a revocation answered before the extension would be undone on screen.
+  const buttons = [$("extend-button"), $("revoke-button")];
+  for (const button of buttons) button.disabled = true;
+  showError("extend-error", "");
+  $("extend-done").hidden = true;
+  try {
+    const { time, signature } = await signProof(record, "extend");
+    const { doc, date } = await extend(record.cti, time, signature);
+    // The same device key; the server revoked the old credential.
+    const extended = {
+      ...record,
+      credential: base64ToBytes(doc.credential),
+      cti: doc.cti,
+      holder: doc.holder,
+      photo: doc.photo ?? null,
+      extendedAt: nowSeconds(),
+    };
+    await saveWallet(extended);
+    showWallet(extended);
+    const until = lastValidDay(extended.holder.exp);
+    $("extend-done").textContent = `Przedłużono do ${until}. Extended until ${until}.`;
+    $("extend-done").hidden = false;
+    checkClock(date);
+  } catch (error) {
+    // The stored wallet is untouched: its codes keep working until the old credential expires.
+    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    showError("extend-error", message);
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
 async function onRevoke() {
   const record = await loadWallet();
   if (!record) return;
@@ -196,12 +247,8 @@ async function onRevoke() {
   const button = $("revoke-button");
   button.disabled = true;
   try {
-    const time = nowSeconds();
-    const message = new TextEncoder().encode(`ML1-revoke:${record.cti}:${time}`);
-    const signature = new Uint8Array(
-      await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, record.keyPair.privateKey, message),
-    );
-    await selfRevoke(record.cti, time, bytesToBase64Url(signature));
+    const { time, signature } = await signProof(record, "revoke");
+    await selfRevoke(record.cti, time, signature);
     rotator?.stop();
     rotator = null;
     await clearWallet();
@@ -216,6 +263,7 @@ async function onRevoke() {
 
 async function main() {
   $("activate-form").addEventListener("submit", onActivate);
+  $("extend-button").addEventListener("click", onExtend);
   $("revoke-button").addEventListener("click", onRevoke);
   $("again-button").addEventListener("click", () => show("view-activate"));
   const missing = missingFeatures();
