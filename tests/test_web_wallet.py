@@ -461,6 +461,23 @@ def test_revoke_cancelled_keeps_the_wallet(page: Any, issuer: FakeIssuer) -> Non
     assert page.locator("#view-wallet").is_visible()
 
 
+def test_revoke_error_stays_on_screen_through_code_rotations(
+    page: Any, issuer: FakeIssuer
+) -> None:
+    activate(page)
+    issuer.clock_offset = 3600  # the server refuses the signed request's time
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#revoke-button")
+    page.wait_for_selector("#action-error:not([hidden])")
+    message = page.locator("#action-error").inner_text()
+    assert message == "Zegar urządzenia jest błędny. The device clock is off."
+    assert issuer.revocations == [] and stored_wallet(page) is not None
+    page.clock.run_for(REFRESH_MS)  # a new code is drawn; the message must not vanish
+    page.wait_for_function(f"document.getElementById('qr').dataset.time === '{NOW + 10}'")
+    assert page.locator("#action-error").inner_text() == message
+    assert page.locator("#revoke-button").is_enabled()
+
+
 def test_extend_replaces_the_credential_for_the_same_device_key(
     page: Any, issuer: FakeIssuer, lists: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -468,12 +485,12 @@ def test_extend_replaces_the_credential_for_the_same_device_key(
     old, old_key = stored_wallet(page), device_public_key(page)
     issuer.extended_exp = EXTENDED_EXP  # the ELS was extended for the winter semester
     page.click("#extend-button")
-    page.wait_for_selector("#extend-done:not([hidden])")
+    page.wait_for_selector("#action-done:not([hidden])")
     assert page.locator("#valid-until").inner_text() == "31.10.2027"
-    assert page.locator("#extend-done").inner_text() == (
+    assert page.locator("#action-done").inner_text() == (
         "Przedłużono do 31.10.2027. Extended until 31.10.2027."
     )
-    assert page.locator("#extend-error").is_hidden()
+    assert page.locator("#action-error").is_hidden()
     assert [(r["cti"], r["time"]) for r in issuer.extensions] == [(old["cti"], NOW)]
 
     # IndexedDB holds the new credential with the same (still non-extractable) device key.
@@ -513,7 +530,7 @@ def test_extend_replaces_the_credential_for_the_same_device_key(
     page.reload()
     page.wait_for_selector("#qr[data-text]")
     assert page.locator("#valid-until").inner_text() == "31.10.2027"
-    assert page.locator("#extend-done").is_hidden()
+    assert page.locator("#action-done").is_hidden()
     assert stored_wallet(page) == new
 
 
@@ -537,9 +554,9 @@ def test_extend_error_shows_the_message_and_keeps_the_wallet(
     before = stored_wallet(page)
     issuer.extended_exp, issuer.clock_offset = extended_exp, clock_offset
     page.click("#extend-button")
-    page.wait_for_selector("#extend-error:not([hidden])")
-    assert page.locator("#extend-error").inner_text() == message
-    assert page.locator("#extend-done").is_hidden()
+    page.wait_for_selector("#action-error:not([hidden])")
+    assert page.locator("#action-error").inner_text() == message
+    assert page.locator("#action-done").is_hidden()
     assert page.locator("#view-wallet").is_visible()
     assert page.locator("#valid-until").inner_text() == "31.03.2027"
     assert page.locator("#extend-button").is_enabled()
@@ -553,7 +570,7 @@ def test_extend_error_shows_the_message_and_keeps_the_wallet(
     (result,) = verifier_check(lists, made_at, text, text=True)
     assert (result["verdict"], result["credential"]["cti"]) == ("valid", before["cti"])
     assert result["credential"]["exp"] == issuer.exp
-    assert page.locator("#extend-error").inner_text() == message
+    assert page.locator("#action-error").inner_text() == message
 
 
 @pytest.mark.parametrize(
@@ -700,8 +717,8 @@ def test_real_issuer_activate_scan_verify_extend_revoke(
         until = following_semester_end(_next_els_end(date.today()), int(time.time()))
         _issuer_stub("student", "update", str(directory), "1", "--extend-els")
         page.click("#extend-button")
-        page.wait_for_selector("#extend-done:not([hidden])")
-        assert page.locator("#extend-error").is_hidden()
+        page.wait_for_selector("#action-done:not([hidden])")
+        assert page.locator("#action-error").is_hidden()
         assert page.locator("#valid-until").inner_text() == until.strftime("%d.%m.%Y")
         extended_cti = stored_wallet(page)["cti"]
         assert extended_cti != first_cti

@@ -143,8 +143,8 @@ function showWallet(record) {
   img.hidden = !photo;
   img.src = photo ? `data:image/jpeg;base64,${photo}` : "";
   showError("wallet-error", "");
-  showError("extend-error", "");
-  $("extend-done").hidden = true;
+  showError("action-error", "");
+  $("action-done").hidden = true;
   show("view-wallet");
   rotator?.stop();
   rotator = new Rotator(record);
@@ -209,8 +209,8 @@ async function onExtend() {
   // Not both at once: a revocation answered before the extension would be undone on screen.
   const buttons = [$("extend-button"), $("revoke-button")];
   for (const button of buttons) button.disabled = true;
-  showError("extend-error", "");
-  $("extend-done").hidden = true;
+  showError("action-error", "");
+  $("action-done").hidden = true;
   try {
     const { time, signature } = await signProof(record, "extend");
     const { doc, date } = await extend(record.cti, time, signature);
@@ -226,13 +226,13 @@ async function onExtend() {
     await saveWallet(extended);
     showWallet(extended);
     const until = lastValidDay(extended.holder.exp);
-    $("extend-done").textContent = `Przedłużono do ${until}. Extended until ${until}.`;
-    $("extend-done").hidden = false;
+    $("action-done").textContent = `Przedłużono do ${until}. Extended until ${until}.`;
+    $("action-done").hidden = false;
     checkClock(date);
   } catch (error) {
     // The stored wallet is untouched: its codes keep working until the old credential expires.
     const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
-    showError("extend-error", message);
+    showError("action-error", message);
   } finally {
     for (const button of buttons) button.disabled = false;
   }
@@ -254,8 +254,10 @@ async function onRevoke() {
     await clearWallet();
     show("view-revoked");
   } catch (error) {
+    // The actions' own line: the code rotation clears "wallet-error" every 10 s.
     const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
-    showError("wallet-error", message);
+    $("action-done").hidden = true;
+    showError("action-error", message);
   } finally {
     button.disabled = false;
   }
