@@ -157,6 +157,9 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--republish-every", type=int, default=3600, metavar="SECONDS")
+    serve.add_argument("--tls-cert", type=Path, metavar="PEM",
+                       help="serve HTTPS (phones need it for the web wallet's WebCrypto)")
+    serve.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's key")
 
     testset = sub.add_parser("make-testset", help="QR texts and images for every verdict")
     testset.add_argument("dir", metavar="OUT_DIR", type=Path)
@@ -173,6 +176,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         parser.error("--republish-every must be between 1 and 3600 seconds (ML1: at least hourly)")
     if args.command == "serve" and not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
+    if args.command == "serve" and (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     return args
 
 
@@ -382,10 +387,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
-    from issuer_stub.server import ListServer  # aiohttp only for this command
+    from issuer_stub.server import ListServer, tls_context  # aiohttp only for this command
 
     registry.counters()  # fail early on a wrong directory (and import an older one)
-    server = ListServer(registry, args.host, args.port, args.republish_every)
+    tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
+    server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls)
     url = server.start()
     out.write(f"serving {registry.public_dir} at {url}/trustlist.cbor and /revocations.cbor\n")
     out.write(f"API at {url}/api/, web wallet at {url}/wallet/\n")

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from pathlib import Path
 from aiohttp import web
 
 from issuer_stub.api import MAX_BODY, add_api_routes, json_errors
+from issuer_stub.errors import SetupError
 from issuer_stub.registry import REVOCATION_FILE, TRUST_LIST_FILE, Registry
 from issuer_stub.webwallet import WALLET_DIR, add_wallet_routes
 
@@ -139,6 +141,17 @@ async def _republish_loop(
         await asyncio.sleep(min(tick, every))
 
 
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """Server TLS from PEM files (phones need HTTPS for WebCrypto); TLS 1.2 or newer."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise SetupError(f"cannot use the TLS certificate {cert} and key {key}: {exc}") from None
+    return context
+
+
 class ListServer:
     """The HTTP server and its timer in a background thread: ``start()`` returns the URL."""
 
@@ -151,8 +164,10 @@ class ListServer:
         clock: Callable[[], int] | None = None,
         tick: float = TIMER_TICK,
         wallet_dir: Path = WALLET_DIR,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.registry = registry
+        self.ssl_context = ssl_context
         self.wallet_dir = wallet_dir
         self.host, self.port = host, port
         self.republish_every = republish_every
@@ -172,10 +187,10 @@ class ListServer:
         await runner.setup()
         timer: asyncio.Task[None] | None = None
         try:
-            site = web.TCPSite(runner, self.host, self.port)
+            site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context)
             await site.start()
             host, port = runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}"
+            self.url = f"{'https' if self.ssl_context else 'http'}://{host}:{port}"
             timer = asyncio.create_task(
                 _republish_loop(self.registry, self.republish_every, self.clock, self.tick)
             )
