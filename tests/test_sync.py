@@ -225,7 +225,7 @@ def test_a_stream_without_length_is_aborted_past_the_cap(env: Env) -> None:
     syncer = env.syncer(max_bytes=1_000_000)
     response = _Streamed()
     with pytest.raises(Exception, match="too large"):
-        syncer._read_capped(response)  # type: ignore[arg-type]
+        syncer._read_capped(response, "http://x/revocations.cbor")  # type: ignore[arg-type]
     assert response.chunks_read == 1_000_000 // (64 * 1024) + 1
 
 
@@ -462,3 +462,33 @@ def test_freshness_summary(env: Env) -> None:
     assert [format_age(s) for s in (None, 5, 600, 7200, 3 * 86400, -90)] == [
         "-", "5 s", "10 min", "2 h", "3 d", "-1 min"
     ]
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_sync_on_a_terminal_shows_download_progress(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    env.start()
+    try:
+        err = _Tty()
+        assert run_sync(env.config, io.StringIO(), err) == 0
+    finally:
+        env.stop()
+    shown = err.getvalue()
+    size = env.registry.revocation_path.stat().st_size / 1e6
+    assert f"\rrevocations.cbor: {size:.1f} of {size:.1f} MB" in shown
+    assert "\rtrustlist.cbor:" in shown and shown.endswith("\n")
+
+
+def test_sync_in_a_pipe_or_log_prints_no_progress(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    env.start()
+    try:
+        err = io.StringIO()
+        assert run_sync(env.config, io.StringIO(), err) == 0
+    finally:
+        env.stop()
+    assert err.getvalue() == ""
