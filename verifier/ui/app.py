@@ -217,7 +217,7 @@ class InspectorApp(App[None]):
                 self.counts[Verdict.WARNING],
             ),
         )
-        self.screen.query_one(StatusBar).show(info)
+        self.screen.query_one(StatusBar).show(info, self.language)
 
     # ---- actions ---------------------------------------------------------------------------
     def action_sync(self) -> None:

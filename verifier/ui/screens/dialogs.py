@@ -15,6 +15,7 @@ HELP = {
         "AMBER CHECK: the code is genuine, but this device's lists are old or its clock is\n"
         "behind: sync as soon as you can.\n\n"
         "Compare the photo and the name with the person.\n\n"
+        "Status bar: TL / RL = age of the trust list / revocation list (amber past 24 h).\n\n"
         "t type or paste a code   s sync now   h history   l language   ? help   q quit"
     ),
     "pl": (
@@ -23,6 +24,8 @@ HELP = {
         "BURSZTYNOWE SPRAWDŹ: kod jest prawdziwy, ale listy w czytniku są stare lub zegar\n"
         "jest cofnięty: zsynchronizuj jak najszybciej.\n\n"
         "Porównaj zdjęcie i nazwisko z osobą.\n\n"
+        "Pasek stanu: LZ / LU = wiek listy zaufanych wydawców / listy unieważnień\n"
+        "(bursztynowy po 24 h).\n\n"
         "t wpisz/wklej kod   s synchronizuj   h historia   l język   ? pomoc   q wyjście"
     ),
 }

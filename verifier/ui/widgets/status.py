@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from verifier.policy import REVOCATION_MAX_AGE
-from verifier.ui.view import age_text
+from verifier.ui.view import age_text, label
 
 
 @dataclass(frozen=True)
@@ -23,17 +23,17 @@ class StatusInfo:
 
 
 class StatusBar(Static):
-    def show(self, info: StatusInfo) -> None:
+    def show(self, info: StatusInfo, lang: str = "en") -> None:
         text = Text()
         fps = f" {info.fps:.0f} fps" if info.fps else ""
-        text.append(f"cam: {info.camera}{fps}  ")
-        for label, age in (("TL", info.trust_list_age), ("RL", info.revocation_age)):
+        text.append(f"{label('cam', lang)}: {info.camera}{fps}  ")
+        for key, age in (("tl", info.trust_list_age), ("rl", info.revocation_age)):
             stale = age is None or age > REVOCATION_MAX_AGE  # amber past 24 h, or missing
-            text.append(f"{label} {age_text(age)}", style="bold yellow" if stale else "")
+            text.append(f"{label(key, lang)} {age_text(age)}", style="bold yellow" if stale else "")
             text.append("  ")
-        text.append(f"sync: {info.last_sync}  ")
+        text.append(f"{label('sync', lang)}: {info.last_sync}  ")
         text.append(
-            "clock BEHIND" if info.clock_behind else "clock ok",
+            label("clock_behind" if info.clock_behind else "clock_ok", lang),
             style="bold yellow" if info.clock_behind else "",
         )
         v, i, c = info.counts
