@@ -44,7 +44,6 @@ class ShowingCamera:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._frame = EMPTY
-        self._pending_since: float | None = None
         self.code_visible_at: float | None = None
         self._next = time.monotonic()
 

@@ -40,9 +40,6 @@ class Sign1:
         """The kid from the *protected* header only; an unprotected kid is never used."""
         return self.protected.get(HEADER_KID)
 
-    def to_be_signed(self) -> bytes:
-        return sig_structure(self.protected_raw, self.payload)
-
 
 def _head(major: int, n: int) -> bytes:
     if n < 24:

@@ -172,24 +172,32 @@ async function onActivate(event) {
     const keyPair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
     const deviceKey = await crypto.subtle.exportKey("jwk", keyPair.publicKey);
     const { doc, date } = await activate($("code").value, deviceKey);
-    const record = {
-      keyPair,
-      credential: base64ToBytes(doc.credential),
-      cti: doc.cti,
-      holder: doc.holder,
-      photo: doc.photo ?? null,
-      activatedAt: nowSeconds(),
-    };
+    const record = { keyPair, ...credentialFields(doc), activatedAt: nowSeconds() };
     await saveWallet(record);
     $("activate-form").reset();
     showWallet(record);
     checkClock(date);
   } catch (error) {
-    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    const message = errorText(error);
     showError("activate-error", message);
   } finally {
     button.disabled = false;
   }
+}
+
+// The server's own sentence for API errors, a generic one for anything else.
+function errorText(error) {
+  return error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+}
+
+// The credential fields of an /api/activate or /api/extend answer, as the wallet stores them.
+function credentialFields(doc) {
+  return {
+    credential: base64ToBytes(doc.credential),
+    cti: doc.cti,
+    holder: doc.holder,
+    photo: doc.photo ?? null,
+  };
 }
 
 // What the device key signs to ask for an action on its credential ("revoke" or "extend"):
@@ -215,14 +223,7 @@ async function onExtend() {
     const { time, signature } = await signProof(record, "extend");
     const { doc, date } = await extend(record.cti, time, signature);
     // The same device key; the server revoked the old credential.
-    const extended = {
-      ...record,
-      credential: base64ToBytes(doc.credential),
-      cti: doc.cti,
-      holder: doc.holder,
-      photo: doc.photo ?? null,
-      extendedAt: nowSeconds(),
-    };
+    const extended = { ...record, ...credentialFields(doc), extendedAt: nowSeconds() };
     await saveWallet(extended);
     showWallet(extended);
     const until = lastValidDay(extended.holder.exp);
@@ -231,7 +232,7 @@ async function onExtend() {
     checkClock(date);
   } catch (error) {
     // The stored wallet is untouched: its codes keep working until the old credential expires.
-    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    const message = errorText(error);
     showError("action-error", message);
   } finally {
     for (const button of buttons) button.disabled = false;
@@ -255,7 +256,7 @@ async function onRevoke() {
     show("view-revoked");
   } catch (error) {
     // The actions' own line: the code rotation clears "wallet-error" every 10 s.
-    const message = error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+    const message = errorText(error);
     $("action-done").hidden = true;
     showError("action-error", message);
   } finally {
