@@ -23,7 +23,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from verifier.decoding import (  # noqa: E402
+from verifier.imaging.decoding import (  # noqa: E402
     Decoder,
     OpenCVDecoder,
     PipelineDecoder,

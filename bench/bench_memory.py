@@ -47,7 +47,7 @@ from issuer_stub.authority import YEAR, Ministry, University
 from issuer_stub.keystore import public_pem
 from issuer_stub.signing import StudentData, sign_revocation_list
 from issuer_stub.wallet import Wallet
-from verifier.revocation import ID_LENGTH
+from verifier.core.revocation import ID_LENGTH
 
 MB = 1024 * 1024
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "mleg-verifier.service"
@@ -68,7 +68,8 @@ def verifier_command() -> list[str]:
     script = Path(sys.executable).with_name("verifier")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from verifier.cli import main; sys.exit(main())"]
+    code = "import sys; from verifier.commands.cli import main; sys.exit(main())"
+    return [sys.executable, "-c", code]
 
 
 def unit_environment() -> dict[str, str]:

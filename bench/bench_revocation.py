@@ -23,8 +23,8 @@ from typing import Any
 
 from issuer_stub.keystore import new_key
 from issuer_stub.signing import sign_revocation_list
-from verifier.keys import Anchor, kid_of
-from verifier.revocation import ID_LENGTH, RevocationList
+from verifier.core.keys import Anchor, kid_of
+from verifier.core.revocation import ID_LENGTH, RevocationList
 
 MB = 1024 * 1024
 

@@ -25,11 +25,11 @@ import time
 import numpy as np
 
 from issuer_stub.demo import build_world, qr_frame
-from verifier.camera.base import Frame
-from verifier.clock import SystemClock
-from verifier.decoding import PipelineDecoder
-from verifier.pipeline import check_texts
-from verifier.reasons import Verdict
+from verifier.core.reasons import Verdict
+from verifier.device.clock import SystemClock
+from verifier.imaging.camera.base import Frame
+from verifier.imaging.decoding import PipelineDecoder
+from verifier.imaging.pipeline import check_texts
 from verifier.ui.app import InspectorApp
 from verifier.ui.feedback import NoFeedback
 from verifier.ui.services import Services, SourceScanner

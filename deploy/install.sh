@@ -312,7 +312,7 @@ run_check() {
     fi
     if [[ -x $ROOT$VENV/bin/verifier ]]; then
         ok "venv $VENV with the verifier command"
-        if [[ -z $ROOT ]] && ! "$VENV/bin/python" -c 'import verifier.cli' 2>/dev/null; then
+        if [[ -z $ROOT ]] && ! "$VENV/bin/python" -c 'import verifier.commands.cli' 2>/dev/null; then
             missing "a working install in $VENV (import verifier fails)"
         fi
     else
@@ -499,8 +499,8 @@ fi
 if ((!DRY_RUN)); then
     # The installed verifier reads it exactly as the services will: unknown keys are errors.
     "$VENV/bin/python" -c 'import sys; from pathlib import Path
-from verifier.config import load_config
-from verifier.errors import VerifierError
+from verifier.device.config import load_config
+from verifier.core.errors import VerifierError
 try:
     load_config(Path(sys.argv[1]))
 except VerifierError as exc:

@@ -16,7 +16,7 @@ from issuer_stub.signing import (
     sign_revocation_list,
     sign_trust_list,
 )
-from verifier.keys import Anchor, kid_of
+from verifier.core.keys import Anchor, kid_of
 
 YEAR = 365 * 24 * 3600
 

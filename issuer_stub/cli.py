@@ -21,9 +21,9 @@ from issuer_stub.registry import Published, Registry, cti_of_wallet
 from issuer_stub.semesters import following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
 from issuer_stub.wallet import Wallet, render_png
-from verifier.clock import SystemClock
-from verifier.credential import MAX_PHOTO_BYTES
-from verifier.textout import last_valid_day, warsaw
+from verifier.core.credential import MAX_PHOTO_BYTES
+from verifier.core.textout import last_valid_day, warsaw
+from verifier.device.clock import SystemClock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 

@@ -22,15 +22,15 @@ from issuer_stub.photos import synthetic_portrait
 from issuer_stub.semesters import next_semester_end
 from issuer_stub.signing import StudentData, credential_claims, sign_credential
 from issuer_stub.wallet import Wallet, render_png
-from verifier.clock import SystemClock
-from verifier.decoding import load_gray
-from verifier.pipeline import check_frame
-from verifier.reasons import Reason, Verdict
-from verifier.result import CheckResult
-from verifier.revocation import RevocationList
-from verifier.textout import result_line
-from verifier.trustdata import TrustData
-from verifier.trustlist import TrustList
+from verifier.core.reasons import Reason, Verdict
+from verifier.core.result import CheckResult
+from verifier.core.revocation import RevocationList
+from verifier.core.textout import result_line
+from verifier.core.trustlist import TrustList
+from verifier.device.clock import SystemClock
+from verifier.device.trustdata import TrustData
+from verifier.imaging.decoding import load_gray
+from verifier.imaging.pipeline import check_frame
 
 DAY = 86400
 UNIVERSITY = "Politechnika Demonstracyjna"
@@ -180,7 +180,7 @@ class DemoFrameSource:
         self._frame: np.ndarray | None = None
 
     def read(self):  # -> Frame; typed loosely to keep the camera package out of this module
-        from verifier.camera.base import Frame
+        from verifier.imaging.camera.base import Frame
 
         time.sleep(1 / self.fps)
         elapsed = time.monotonic() - self._started

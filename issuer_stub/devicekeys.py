@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from issuer_stub.errors import Forbidden, InvalidInput
-from verifier.keys import COORD_LENGTH, spki_der
+from verifier.core.keys import COORD_LENGTH, spki_der
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier.atomicfile import write_atomic
-from verifier.keys import spki_der
+from verifier.core.keys import spki_der
+from verifier.device.atomicfile import write_atomic
 
 __all__ = ["write_atomic"]  # re-exported for the stub's own writers
 

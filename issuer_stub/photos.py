@@ -7,7 +7,7 @@ import hashlib
 import cv2
 import numpy as np
 
-from verifier.credential import MAX_PHOTO_BYTES
+from verifier.core.credential import MAX_PHOTO_BYTES
 
 
 def synthetic_portrait(seed: str, width: int = 48, height: int = 64) -> bytes:

@@ -56,9 +56,9 @@ from issuer_stub.signing import (
     sign_trust_list,
 )
 from issuer_stub.wallet import Wallet
-from verifier.credential import CTI_LENGTH, parse_credential
-from verifier.errors import FormatError
-from verifier.keys import kid_of, spki_der
+from verifier.core.credential import CTI_LENGTH, parse_credential
+from verifier.core.errors import FormatError
+from verifier.core.keys import kid_of, spki_der
 
 DB_FILE = "issuer.db"
 LEGACY_STATE_FILE = "state.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from verifier.textout import warsaw
+from verifier.core.textout import warsaw
 
 
 def end_of_day(day: date) -> int:

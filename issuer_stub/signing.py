@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from verifier.base45 import b45encode
-from verifier.cose import ALG_ES256, COSE_SIGN1_TAG, sig_structure
-from verifier.credential import (
+from verifier.core.base45 import b45encode
+from verifier.core.cose import ALG_ES256, COSE_SIGN1_TAG, sig_structure
+from verifier.core.credential import (
     CLAIM_CNF,
     CLAIM_CTI,
     CLAIM_EXP,
@@ -30,8 +30,8 @@ from verifier.credential import (
     CLAIM_STUDENT,
     PREFIX,
 )
-from verifier.keys import kid_of, public_to_cose_key, spki_der
-from verifier.revocation import ID_LENGTH
+from verifier.core.keys import kid_of, public_to_cose_key, spki_der
+from verifier.core.revocation import ID_LENGTH
 
 
 def encode(value: Any) -> bytes:

@@ -19,8 +19,8 @@ from typing import Any
 from issuer_stub import pesel as pesel_rules
 from issuer_stub.errors import InvalidInput
 from issuer_stub.records import ACTIVE, STATUSES, StudentRecord
-from verifier.credential import MAX_PHOTO_BYTES
-from verifier.textout import warsaw
+from verifier.core.credential import MAX_PHOTO_BYTES
+from verifier.core.textout import warsaw
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 SEMESTER_ENDS = ((3, 31), (10, 31))  # an ELS is extended to 31 March or 31 October

@@ -42,8 +42,8 @@ from issuer_stub.signing import (
     sign_revocation_list,
     sign_trust_list,
 )
-from verifier.base45 import b45encode
-from verifier.reasons import Reason, Verdict, WarningCode
+from verifier.core.base45 import b45encode
+from verifier.core.reasons import Reason, Verdict, WarningCode
 
 T0 = 1_800_000_000  # 2027-01-15 09:00 Europe/Warsaw; every case is checked close to it
 DAY = 86400
@@ -234,7 +234,7 @@ def build_testset(seed: str) -> Testset:
 
 
 def _kid(key: ec.EllipticCurvePrivateKey) -> bytes:
-    from verifier.keys import kid_of
+    from verifier.core.keys import kid_of
 
     return kid_of(key.public_key())
 

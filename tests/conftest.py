@@ -14,9 +14,9 @@ import pytest
 from issuer_stub.authority import YEAR, Ministry, University
 from issuer_stub.signing import StudentData
 from issuer_stub.wallet import Wallet
-from verifier.revocation import RevocationList
-from verifier.trustdata import TrustData
-from verifier.trustlist import TrustList
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.trustdata import TrustData
 
 NOW = 1_800_000_000
 DAY = 86400

@@ -6,7 +6,7 @@ import logging
 import socket
 from pathlib import Path
 
-from verifier.app_cmd import route_logging
+from verifier.commands.app import route_logging
 
 
 def test_warnings_reach_the_syslog_socket_and_not_stderr(tmp_path: Path, capfd) -> None:

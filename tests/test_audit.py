@@ -7,12 +7,12 @@ import stat
 from pathlib import Path
 
 from tests.conftest import DAY, NOW, STUDENT, World
-from verifier.audit import DB_FILE, KEY_FILE, AuditLog
-from verifier.audit_cmd import run_audit
-from verifier.clock import FixedClock
-from verifier.config import Config
-from verifier.pipeline import check_texts
-from verifier.reasons import Verdict
+from verifier.commands.audit import run_audit
+from verifier.core.reasons import Verdict
+from verifier.device.audit import DB_FILE, KEY_FILE, AuditLog
+from verifier.device.clock import FixedClock
+from verifier.device.config import Config
+from verifier.imaging.pipeline import check_texts
 from verifier.ui.app import InspectorApp
 from verifier.ui.feedback import NoFeedback
 from verifier.ui.services import Services

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from verifier.camera import CameraError, Frame, FrameSource, open_source, open_with_retry
-from verifier.camera.picam import AF_MODE_CONTINUOUS, PicameraSource
-from verifier.camera.replay import ReplaySource
+from verifier.imaging.camera import CameraError, Frame, FrameSource, open_source, open_with_retry
+from verifier.imaging.camera.picam import AF_MODE_CONTINUOUS, PicameraSource
+from verifier.imaging.camera.replay import ReplaySource
 
 
 def _gray(value: int, size: tuple[int, int] = (64, 48)) -> np.ndarray:

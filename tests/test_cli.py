@@ -11,7 +11,7 @@ import pytest
 from issuer_stub.keystore import public_pem
 from issuer_stub.wallet import render_png
 from tests.conftest import NOW, World
-from verifier.cli import main, parse_arguments
+from verifier.commands.cli import main, parse_arguments
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import NOW, World
-from verifier.config import FeedbackConfig, load_config, parse_config
-from verifier.errors import ConfigError, ListError, StaleListError
-from verifier.store import ListStore
+from verifier.core.errors import ConfigError, ListError, StaleListError
+from verifier.device.config import FeedbackConfig, load_config, parse_config
+from verifier.device.store import ListStore
 from verifier.ui.feedback import NoFeedback, make_feedback
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from verifier.decode_cmd import run_decode
-from verifier.decoding import (
+from verifier.commands.decode import run_decode
+from verifier.imaging.decoding import (
     Decoder,
     PipelineDecoder,
     PyzbarDecoder,
@@ -20,7 +20,12 @@ from verifier.decoding import (
     load_gray,
     remove_moire,
 )
-from verifier.decoding_grid import alignment_positions, fixed_modules, symbol_size, version_bits
+from verifier.imaging.decoding_grid import (
+    alignment_positions,
+    fixed_modules,
+    symbol_size,
+    version_bits,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpus"

@@ -32,9 +32,9 @@ import pytest
 from issuer_stub.keystore import public_pem
 from issuer_stub.signing import sign1
 from tests.conftest import REPO, STUDENT, World
-from verifier.errors import ListError
-from verifier.keys import kid_of
-from verifier.revocation import RevocationList
+from verifier.core.errors import ListError
+from verifier.core.keys import kid_of
+from verifier.core.revocation import RevocationList
 
 INSTALL = REPO / "deploy" / "install.sh"
 UNITS = REPO / "systemd"
@@ -301,7 +301,7 @@ def test_dry_run_on_a_fresh_pi_plans_the_whole_install(tmp_path: Path, anchor: P
 
 @needs_dpkg
 def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) -> None:
-    from verifier.config import parse_config
+    from verifier.device.config import parse_config
 
     root = fake_root(tmp_path / "root")
     result = install("--dry-run", "--anchor", anchor, "--list-url", "http://10.0.0.2:8080/",

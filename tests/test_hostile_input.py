@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import NOW, World
-from verifier.base45 import ALPHABET, b45decode, b45encode
-from verifier.policy import verify
-from verifier.reasons import Verdict
+from verifier.core.base45 import ALPHABET, b45decode, b45encode
+from verifier.core.policy import verify
+from verifier.core.reasons import Verdict
 
 WORLD = World()
 TRUST = WORLD.trust_list()

@@ -25,11 +25,11 @@ from tests.test_issuer_lifecycle import (
     published_lists,
     student_fields,
 )
-from verifier.credential import parse_credential
-from verifier.keys import Anchor
-from verifier.policy import verify
-from verifier.reasons import Reason, Verdict
-from verifier.revocation import RevocationList
+from verifier.core.credential import parse_credential
+from verifier.core.keys import Anchor
+from verifier.core.policy import verify
+from verifier.core.reasons import Reason, Verdict
+from verifier.core.revocation import RevocationList
 
 
 class Api:

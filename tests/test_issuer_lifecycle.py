@@ -30,14 +30,14 @@ from issuer_stub.photos import synthetic_portrait
 from issuer_stub.registry import Registry
 from issuer_stub.signing import StudentData, credential_claims, sign_credential
 from issuer_stub.wallet import Wallet
-from verifier.credential import parse_credential
-from verifier.keys import Anchor, kid_of
-from verifier.policy import verify
-from verifier.reasons import Reason, Verdict
-from verifier.result import CheckResult
-from verifier.revocation import RevocationList
-from verifier.textout import warsaw
-from verifier.trustlist import TrustList
+from verifier.core.credential import parse_credential
+from verifier.core.keys import Anchor, kid_of
+from verifier.core.policy import verify
+from verifier.core.reasons import Reason, Verdict
+from verifier.core.result import CheckResult
+from verifier.core.revocation import RevocationList
+from verifier.core.textout import warsaw
+from verifier.core.trustlist import TrustList
 
 NOW = 1_800_000_000  # 2027-01-15 09:00 Warsaw
 DAY = 86400

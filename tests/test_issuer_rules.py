@@ -11,7 +11,7 @@ from issuer_stub import eligibility, lifecycle, pesel, students
 from issuer_stub.errors import Gone, InvalidInput, NotEligible
 from issuer_stub.records import IssuerKey, Order, StudentRecord
 from issuer_stub.semesters import end_of_day, following_semester_end
-from verifier.textout import warsaw
+from verifier.core.textout import warsaw
 
 NOW = 1_800_000_000  # 2027-01-15 09:00 Warsaw
 DAY = 86400

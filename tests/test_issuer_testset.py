@@ -12,15 +12,15 @@ import pytest
 
 from issuer_stub.cli import main
 from issuer_stub.testset import build_testset
-from verifier.decoding import load_gray
-from verifier.keys import Anchor
-from verifier.pipeline import check_frame
-from verifier.policy import verify
-from verifier.reasons import Reason, Verdict, WarningCode
-from verifier.result import CheckResult
-from verifier.revocation import RevocationList
-from verifier.trustdata import TrustData
-from verifier.trustlist import TrustList
+from verifier.core.keys import Anchor
+from verifier.core.policy import verify
+from verifier.core.reasons import Reason, Verdict, WarningCode
+from verifier.core.result import CheckResult
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.trustdata import TrustData
+from verifier.imaging.decoding import load_gray
+from verifier.imaging.pipeline import check_frame
 
 SEED = "test seed"
 

@@ -19,8 +19,8 @@ from issuer_stub.cli import main as issuer_main
 from issuer_stub.errors import SetupError
 from issuer_stub.registry import Registry
 from issuer_stub.server import ListServer, tls_context
-from verifier.config import Config
-from verifier.sync import sync_lists
+from verifier.device.config import Config
+from verifier.device.sync import sync_lists
 
 NOW = int(time.time())
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifier import cbor
-from verifier.base45 import b45decode, b45encode
-from verifier.compression import MAX_PRESENTATION_BYTES, inflate_bounded
-from verifier.cose import parse_sign1
-from verifier.errors import FormatError
+from verifier.core import cbor
+from verifier.core.base45 import b45decode, b45encode
+from verifier.core.compression import MAX_PRESENTATION_BYTES, inflate_bounded
+from verifier.core.cose import parse_sign1
+from verifier.core.errors import FormatError
 
 
 @given(st.binary(max_size=300))

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from issuer_stub.authority import Ministry
 from issuer_stub.signing import sign1
-from verifier.errors import ListError
-from verifier.revocation import RevocationList
-from verifier.signedlist import LIST_VIEW_OVER
+from verifier.core.errors import ListError
+from verifier.core.revocation import RevocationList
+from verifier.core.signedlist import LIST_VIEW_OVER
 
 NOW = 1_800_000_000
 IDS = sorted({hashlib.sha256(n.to_bytes(4, "big")).digest()[:16] for n in range(6000)})

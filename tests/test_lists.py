@@ -10,10 +10,10 @@ import pytest
 from issuer_stub.keystore import new_key
 from issuer_stub.signing import encode, sign1
 from tests.conftest import NOW, World
-from verifier.errors import ListError
-from verifier.keys import kid_of
-from verifier.revocation import RevocationList
-from verifier.trustlist import TrustList
+from verifier.core.errors import ListError
+from verifier.core.keys import kid_of
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
 
 
 def _ta_signed(world: World, payload: dict, key=None, kid=None, alg: int = -7) -> bytes:

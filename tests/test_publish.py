@@ -16,12 +16,12 @@ from issuer_stub.cli import main, parse_arguments
 from issuer_stub.registry import Registry, cti_of_wallet
 from issuer_stub.server import ListServer
 from issuer_stub.wallet import Wallet
-from verifier.keys import Anchor
-from verifier.policy import verify
-from verifier.reasons import Reason, Verdict
-from verifier.revocation import RevocationList
-from verifier.trustdata import TrustData
-from verifier.trustlist import TrustList
+from verifier.core.keys import Anchor
+from verifier.core.policy import verify
+from verifier.core.reasons import Reason, Verdict
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.trustdata import TrustData
 
 NOW = int(time.time())
 STUDENT_ARGS = ["--given-names", "Zażółć", "--family-name", "Gęślą", "--birth-date",

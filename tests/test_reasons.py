@@ -19,9 +19,9 @@ from issuer_stub.signing import (
 )
 from issuer_stub.wallet import Wallet
 from tests.conftest import DAY, NOW, STUDENT, World
-from verifier.base45 import b45encode
-from verifier.policy import verify
-from verifier.reasons import Reason, Verdict, WarningCode
+from verifier.core.base45 import b45encode
+from verifier.core.policy import verify
+from verifier.core.reasons import Reason, Verdict, WarningCode
 
 
 def check(world: World, text: str, now: int = NOW, revocations: object = "fresh", **kw: object):

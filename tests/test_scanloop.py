@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from verifier.camera import CameraError, Frame
-from verifier.scanloop import (
+from verifier.imaging.camera import CameraError, Frame
+from verifier.imaging.scanloop import (
     CodeEvent,
     EndEvent,
     ErrorEvent,

@@ -9,7 +9,7 @@ import numpy as np
 
 from issuer_stub.demo import qr_frame
 from tests.conftest import NOW, World
-from verifier.camera.base import CameraError, Frame
+from verifier.imaging.camera.base import CameraError, Frame
 from verifier.ui.services import SourceScanner
 
 

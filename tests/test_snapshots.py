@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DAY, NOW, STUDENT, World
-from verifier.clock import FixedClock
-from verifier.errors import ConfigError
-from verifier.trustdata import TrustData
+from verifier.core.errors import ConfigError
+from verifier.device.clock import FixedClock
+from verifier.device.trustdata import TrustData
 from verifier.ui.app import InspectorApp
 from verifier.ui.feedback import NoFeedback
 from verifier.ui.services import Services

@@ -20,16 +20,16 @@ from issuer_stub.registry import Registry
 from issuer_stub.server import ListServer
 from issuer_stub.signing import sign_revocation_list
 from issuer_stub.wallet import Wallet
-from verifier.cli import main as verifier_main
-from verifier.clock import FixedClock
-from verifier.config import Config
-from verifier.freshness import format_age, summarise
-from verifier.pipeline import check_text
-from verifier.reasons import Reason, Verdict
-from verifier.store import ListStore
-from verifier.sync import ListSync, Syncer, SyncReport, SyncScheduler, syncer_for
-from verifier.sync_cmd import format_line, run_sync
-from verifier.trustdata import load_anchor, load_trust_data
+from verifier.commands.cli import main as verifier_main
+from verifier.commands.sync import format_line, run_sync
+from verifier.core.freshness import format_age, summarise
+from verifier.core.reasons import Reason, Verdict
+from verifier.device.clock import FixedClock
+from verifier.device.config import Config
+from verifier.device.store import ListStore
+from verifier.device.sync import ListSync, Syncer, SyncReport, SyncScheduler, syncer_for
+from verifier.device.trustdata import load_anchor, load_trust_data
+from verifier.imaging.pipeline import check_text
 
 NOW = int(time.time())
 STUDENT = ["--given-names", "Anna", "--family-name", "Nowak", "--birth-date", "2003-01-02",

@@ -8,8 +8,8 @@ from textual import events
 from textual.widgets import Input
 
 from tests.conftest import NOW, World
-from verifier.clock import FixedClock
-from verifier.reasons import Verdict
+from verifier.core.reasons import Verdict
+from verifier.device.clock import FixedClock
 from verifier.ui.app import InspectorApp
 from verifier.ui.feedback import RecordingFeedback
 from verifier.ui.screens.history import DetailsScreen, HistoryScreen
@@ -144,7 +144,7 @@ async def test_history_keeps_no_names_and_shows_every_check(world: World) -> Non
 
 
 async def test_without_trust_list_it_says_so_before_scanning() -> None:
-    from verifier.errors import ConfigError
+    from verifier.core.errors import ConfigError
 
     def missing():
         raise ConfigError("no trust list in /x: run 'verifier sync'")

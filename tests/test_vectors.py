@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import VECTORS
-from verifier.decoding import load_gray
-from verifier.errors import ListError
-from verifier.keys import Anchor
-from verifier.pipeline import check_frame
-from verifier.policy import verify
-from verifier.revocation import RevocationList
-from verifier.trustdata import TrustData
-from verifier.trustlist import TrustList
+from verifier.core.errors import ListError
+from verifier.core.keys import Anchor
+from verifier.core.policy import verify
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.trustdata import TrustData
+from verifier.imaging.decoding import load_gray
+from verifier.imaging.pipeline import check_frame
 
 
 def _summary(result_json: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def test_cli_json_text_gives_the_vector_verdicts(vectors: dict[str, Any]) -> Non
         cmd = [
             sys.executable,
             "-m",
-            "verifier.cli",
+            "verifier.commands.cli",
             "check",
             "--json",
             "--text",
@@ -117,7 +117,7 @@ def test_cli_rogue_trust_list_is_a_configuration_error(vectors: dict[str, Any]) 
         [
             sys.executable,
             "-m",
-            "verifier.cli",
+            "verifier.commands.cli",
             "check",
             "--text",
             "--anchor",

@@ -36,8 +36,8 @@ from issuer_stub.semesters import end_of_day, following_semester_end, next_semes
 from issuer_stub.signing import StudentData
 from tests.conftest import NOW, STUDENT, World
 from tests.webwallet_server import FakeIssuer, ServerThread, public_key_from_jwk
-from verifier.base45 import b45decode
-from verifier.credential import parse_presentation
+from verifier.core.base45 import b45decode
+from verifier.core.credential import parse_presentation
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 

@@ -5,12 +5,12 @@ The pure core (no I/O, no clock, no UI): ``base45`` -> ``compression`` -> ``cbor
 UI) lives in its own modules and injects time and data into the core.
 """
 
-from verifier.errors import ConfigError, FormatError, ListError, VerifierError
-from verifier.policy import DEFAULT_WINDOW, verify
-from verifier.reasons import Reason, Verdict, WarningCode
-from verifier.result import CheckResult
-from verifier.revocation import RevocationList
-from verifier.trustlist import TrustList
+from verifier.core.errors import ConfigError, FormatError, ListError, VerifierError
+from verifier.core.policy import DEFAULT_WINDOW, verify
+from verifier.core.reasons import Reason, Verdict, WarningCode
+from verifier.core.result import CheckResult
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
 
 __all__ = [
     "DEFAULT_WINDOW",

@@ -11,19 +11,19 @@ from logging.handlers import SysLogHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from verifier.camera.base import FrameSource
-from verifier.clock import SystemClock
-from verifier.config import Config, load_config
-from verifier.trustdata import load_trust_data
+from verifier.device.clock import SystemClock
+from verifier.device.config import Config, load_config
+from verifier.device.trustdata import load_trust_data
+from verifier.imaging.camera.base import FrameSource
 from verifier.ui.services import BackgroundSync
 
 if TYPE_CHECKING:
-    from verifier.audit import AuditLog
+    from verifier.device.audit import AuditLog
 
 
 def camera_opener(config: Config, replay: str | None = None) -> Callable[[], FrameSource]:
     """A function that opens the configured camera (or a replay path) each time it's called."""
-    from verifier.camera.factory import open_source
+    from verifier.imaging.camera.factory import open_source
 
     cam = config.camera
     size = (cam.width, cam.height)
@@ -43,7 +43,7 @@ def background_sync(config: Config) -> BackgroundSync | None:
     """Periodic list refresh (every ``sync_interval``, at once on ``s``); None without a URL."""
     if not config.list_url:
         return None
-    from verifier.sync import SyncScheduler
+    from verifier.device.sync import SyncScheduler
 
     return BackgroundSync(lambda **callbacks: SyncScheduler.from_config(config, **callbacks))
 
@@ -65,7 +65,7 @@ def route_logging(socket_path: str = "/dev/log") -> logging.Handler:
 
 def open_audit(config: Config, now: int) -> AuditLog | None:
     """The verdict log in ``cache_dir/audit``; without it (read-only disk) the app still runs."""
-    from verifier.audit import AuditLog
+    from verifier.device.audit import AuditLog
 
     try:
         return AuditLog(config.cache_dir / "audit", now)
@@ -81,22 +81,18 @@ def run_app(args: argparse.Namespace) -> int:
 
     if args.demo and not (sys.stdin.isatty() and sys.stdout.isatty()):
         # No terminal to draw on (a pipe, CI, a script): run the same loop without the screen.
-        from issuer_stub.demo import run_demo
+        from verifier.commands.demo import run_text_demo
 
         sys.stderr.write("verifier app --demo: no terminal; running the text demo instead\n")
-        return run_demo(None, sys.stdout)
+        return run_text_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
     route_logging()
     clock = SystemClock()
     if args.demo:
-        from issuer_stub.demo import DemoFrameSource, build_world
+        from verifier.commands.demo import demo_world
 
-        world = build_world(clock.now())
-        services = Services(
-            load_trust=world.trust_data,
-            clock=clock,
-            scanner=SourceScanner(lambda: DemoFrameSource(world, clock.now)),
-        )
+        load_trust, open_camera = demo_world(clock.now)
+        services = Services(load_trust=load_trust, clock=clock, scanner=SourceScanner(open_camera))
     else:
         services = Services(
             load_trust=lambda: load_trust_data(config),

@@ -6,10 +6,10 @@ from collections import Counter
 from datetime import datetime
 from typing import TextIO
 
-from verifier.audit import DB_FILE, AuditLog, day_start
-from verifier.clock import SystemClock
-from verifier.config import Config
-from verifier.textout import warsaw
+from verifier.core.textout import warsaw
+from verifier.device.audit import DB_FILE, AuditLog, day_start
+from verifier.device.clock import SystemClock
+from verifier.device.config import Config
 
 DAY = 86400
 

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from verifier.clock import SystemClock
-from verifier.config import load_config
-from verifier.decoding import load_gray
-from verifier.errors import ConfigError
-from verifier.pipeline import check_frame, check_text
-from verifier.result import CheckResult
-from verifier.textout import result_line
-from verifier.trustdata import load_trust_data
+from verifier.core.errors import ConfigError
+from verifier.core.result import CheckResult
+from verifier.core.textout import result_line
+from verifier.device.clock import SystemClock
+from verifier.device.config import load_config
+from verifier.device.trustdata import load_trust_data
+from verifier.imaging.decoding import load_gray
+from verifier.imaging.pipeline import check_frame, check_text
 
 
 def _inputs(args: argparse.Namespace, stdin: TextIO) -> Iterator[tuple[str, str]]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from verifier.errors import VerifierError
+from verifier.core.errors import VerifierError
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -71,33 +71,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "check":
-            from verifier.check_cmd import run_check
+            from verifier.commands.check import run_check
 
             return run_check(args, sys.stdin, sys.stdout, sys.stderr)
         if args.command == "decode":
-            from verifier.decode_cmd import run_decode
+            from verifier.commands.decode import run_decode
 
             return run_decode(args.images, args.json, sys.stdout, sys.stderr)
         if args.command == "sync":
-            from verifier.config import load_config
-            from verifier.sync_cmd import run_sync
+            from verifier.commands.sync import run_sync
+            from verifier.device.config import load_config
 
             config = load_config(Path(args.config) if args.config else None)
             return run_sync(config, sys.stdout, sys.stderr)
         if args.command == "audit":
-            from verifier.audit_cmd import run_audit
-            from verifier.config import load_config
+            from verifier.commands.audit import run_audit
+            from verifier.device.config import load_config
 
             config = load_config(Path(args.config) if args.config else None)
             return run_audit(config, args.days, args.rows, sys.stdout)
         if args.command == "app":
-            from verifier.app_cmd import run_app
+            from verifier.commands.app import run_app
 
             return run_app(args)
         if args.command == "demo":
-            from issuer_stub.demo import run_demo
+            from verifier.commands.demo import run_text_demo
 
-            return run_demo(args.out, sys.stdout)
+            return run_text_demo(args.out, sys.stdout)
     except VerifierError as exc:
         print(f"verifier: {exc.title.lower()}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE

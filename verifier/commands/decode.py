@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from verifier.errors import VerifierError
+from verifier.core.errors import VerifierError
 
 
 def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int:
@@ -15,7 +15,7 @@ def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int
     one object per line, ``{"input": path, "texts": [...]}``. Unreadable files get one line
     on ``err`` and are skipped; the others are still decoded.
     """
-    from verifier.decoding import decode_gray, load_gray
+    from verifier.imaging.decoding import decode_gray, load_gray
 
     unreadable = False
     missing = False

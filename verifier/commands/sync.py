@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from verifier.config import Config
-from verifier.errors import ConfigError
-from verifier.sync import ListSync, SyncReport, sync_lists
+from verifier.core.errors import ConfigError
+from verifier.device.config import Config
+from verifier.device.sync import ListSync, SyncReport, sync_lists
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 

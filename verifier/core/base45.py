@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verifier.errors import FormatError
+from verifier.core.errors import FormatError
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}

@@ -14,7 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.errors import FormatError
+from verifier.core.errors import FormatError
 
 DEFAULT_MAX_DEPTH = 16
 _BREAK = object()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from verifier.errors import FormatError
+from verifier.core.errors import FormatError
 
 MAX_PRESENTATION_BYTES = 8192
 

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from verifier import cbor
-from verifier.errors import FormatError, SignatureError
+from verifier.core import cbor
+from verifier.core.errors import FormatError, SignatureError
 
 COSE_SIGN1_TAG = 18
 ALG_ES256 = -7

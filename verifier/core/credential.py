@@ -10,13 +10,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier import cbor
-from verifier.base45 import b45decode
-from verifier.compression import inflate_bounded
-from verifier.cose import Sign1, parse_sign1
-from verifier.errors import FormatError
-from verifier.keys import KID_LENGTH, cose_key_to_public
-from verifier.reasons import Reason
+from verifier.core import cbor
+from verifier.core.base45 import b45decode
+from verifier.core.compression import inflate_bounded
+from verifier.core.cose import Sign1, parse_sign1
+from verifier.core.errors import FormatError
+from verifier.core.keys import KID_LENGTH, cose_key_to_public
+from verifier.core.reasons import Reason
 
 PREFIX = "ML1:"
 # Longest text worth decoding: 8192 bytes can't take more than ~12,300 base45 characters even

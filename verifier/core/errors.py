@@ -6,7 +6,7 @@ Leaves also inherit the matching built-in (as cbor2 does) so generic handlers st
 
 from __future__ import annotations
 
-from verifier.reasons import Reason
+from verifier.core.reasons import Reason
 
 
 class VerifierError(Exception):

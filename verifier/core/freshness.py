@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from verifier.policy import REVOCATION_MAX_AGE
-from verifier.revocation import RevocationList
-from verifier.trustlist import TrustList
+from verifier.core.policy import REVOCATION_MAX_AGE
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def summarise(
     now: int,
     state: Mapping[str, Any] | None = None,
 ) -> Freshness:
-    """``state`` is ``ListStore.state()`` (written by verifier.sync), for the last-sync fields."""
+    """``state`` is ``ListStore.state()`` (written by the device sync), for the last-sync fields."""
     last = (state or {}).get("last_sync")
     last = last if isinstance(last, dict) else {}
     at, ok = last.get("at"), last.get("ok")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier.errors import FormatError
+from verifier.core.errors import FormatError
 
 KID_LENGTH = 8
 COORD_LENGTH = 32

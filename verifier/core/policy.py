@@ -6,13 +6,13 @@ input; every failure becomes a reason code.
 
 from __future__ import annotations
 
-from verifier.cose import ALG_ES256, verify_es256
-from verifier.credential import Presentation, parse_presentation
-from verifier.errors import FormatError, SignatureError
-from verifier.reasons import Reason, Verdict, WarningCode
-from verifier.result import CheckResult, CredentialInfo, Holder, invalid
-from verifier.revocation import RevocationList
-from verifier.trustlist import IssuerEntry, TrustList
+from verifier.core.cose import ALG_ES256, verify_es256
+from verifier.core.credential import Presentation, parse_presentation
+from verifier.core.errors import FormatError, SignatureError
+from verifier.core.reasons import Reason, Verdict, WarningCode
+from verifier.core.result import CheckResult, CredentialInfo, Holder, invalid
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import IssuerEntry, TrustList
 
 DEFAULT_WINDOW = 90
 REVOCATION_MAX_AGE = 24 * 3600

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from verifier.reasons import Reason, Verdict, WarningCode
+from verifier.core.reasons import Reason, Verdict, WarningCode
 
 
 @dataclass(frozen=True)

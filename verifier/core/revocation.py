@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from verifier.errors import ListError
-from verifier.keys import Anchor, spki_der
-from verifier.signedlist import open_signed_list
+from verifier.core.errors import ListError
+from verifier.core.keys import Anchor, spki_der
+from verifier.core.signedlist import open_signed_list
 
 ID_LENGTH = 16
 # Where to look for the ids inside the signed bytes: a 64-byte prefix locates them at once,

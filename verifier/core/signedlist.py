@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifier import cbor
-from verifier.cose import ALG_ES256, parse_sign1, verify_es256
-from verifier.errors import FormatError, ListError, SignatureError
-from verifier.keys import Anchor
+from verifier.core import cbor
+from verifier.core.cose import ALG_ES256, parse_sign1, verify_es256
+from verifier.core.errors import FormatError, ListError, SignatureError
+from verifier.core.keys import Anchor
 
 # A 1,000,000-entry revocation list is 16 MB; leave room, refuse anything absurd.
 MAX_LIST_BYTES = 64 * 1024 * 1024

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from verifier.reasons import Verdict, describe
-from verifier.result import CheckResult
+from verifier.core.reasons import Verdict, describe
+from verifier.core.result import CheckResult
 
 LABELS = {Verdict.VALID: "VALID", Verdict.WARNING: "CHECK", Verdict.INVALID: "INVALID"}
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from verifier.errors import FormatError, ListError
-from verifier.keys import KID_LENGTH, Anchor, kid_of_der, load_spki_der
-from verifier.signedlist import open_signed_list
+from verifier.core.errors import FormatError, ListError
+from verifier.core.keys import KID_LENGTH, Anchor, kid_of_der, load_spki_der
+from verifier.core.signedlist import open_signed_list
 
 
 @dataclass(frozen=True)

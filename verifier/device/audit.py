@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from verifier.atomicfile import write_atomic
-from verifier.reasons import Verdict
-from verifier.result import CheckResult
-from verifier.textout import warsaw
+from verifier.core.reasons import Verdict
+from verifier.core.result import CheckResult
+from verifier.core.textout import warsaw
+from verifier.device.atomicfile import write_atomic
 
 DB_FILE = "audit.sqlite"
 KEY_FILE = "audit.key"

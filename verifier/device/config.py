@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from verifier.errors import ConfigError
-from verifier.reasons import LANGUAGES
+from verifier.core.errors import ConfigError
+from verifier.core.reasons import LANGUAGES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")

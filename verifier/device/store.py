@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verifier.atomicfile import write_atomic
-from verifier.errors import ConfigError, ListError, StaleListError
-from verifier.keys import Anchor
-from verifier.revocation import RevocationList
-from verifier.trustlist import TrustList
+from verifier.core.errors import ConfigError, ListError, StaleListError
+from verifier.core.keys import Anchor
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.atomicfile import write_atomic
 
 TRUST_LIST_FILE = "trustlist.cbor"
 REVOCATION_FILE = "revocations.cbor"

@@ -18,13 +18,13 @@ from typing import Any, Literal
 
 import requests
 
-from verifier.clock import Clock, SystemClock
-from verifier.config import Config
-from verifier.errors import ConfigError, ListError
-from verifier.keys import Anchor
-from verifier.signedlist import MAX_LIST_BYTES
-from verifier.store import ListStore, Offer
-from verifier.trustdata import load_anchor
+from verifier.core.errors import ConfigError, ListError
+from verifier.core.keys import Anchor
+from verifier.core.signedlist import MAX_LIST_BYTES
+from verifier.device.clock import Clock, SystemClock
+from verifier.device.config import Config
+from verifier.device.store import ListStore, Offer
+from verifier.device.trustdata import load_anchor
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifier.config import Config
-from verifier.errors import ConfigError, FormatError, ListError
-from verifier.keys import Anchor
-from verifier.revocation import RevocationList
-from verifier.store import ListStore
-from verifier.trustlist import TrustList
+from verifier.core.errors import ConfigError, FormatError, ListError
+from verifier.core.keys import Anchor
+from verifier.core.revocation import RevocationList
+from verifier.core.trustlist import TrustList
+from verifier.device.config import Config
+from verifier.device.store import ListStore
 
 
 @dataclass(frozen=True)

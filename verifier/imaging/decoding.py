@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from verifier.decoding_grid import Symbol, read_located
-from verifier.errors import ConfigError
+from verifier.core.errors import ConfigError
+from verifier.imaging.decoding_grid import Symbol, read_located
 
 #: Modules across an ML1 code (version 23-24 QR); the warp aims at this grid size.
 ML1_MODULES = 113
@@ -297,7 +297,7 @@ class _Work:
 Attempt = Callable[[_Work], list[str]]
 
 #: Fallback stages, most productive first, each bounded by the budget (bench/RESULTS.md
-#: has what each adds). All are the module-grid reader (verifier.decoding_grid).
+#: has what each adds). All are the module-grid reader (verifier.imaging.decoding_grid).
 FALLBACKS: tuple[tuple[str, Attempt], ...] = (
     ("grid", lambda w: w.read()),
     ("grid-demoire", lambda w: w.read(clean=True)),

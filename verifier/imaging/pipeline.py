@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from verifier.credential import PREFIX
-from verifier.decoding import decode_gray
-from verifier.policy import DEFAULT_WINDOW, verify
-from verifier.result import NO_CODE_FOUND, CheckResult
-from verifier.trustdata import TrustData
+from verifier.core.credential import PREFIX
+from verifier.core.policy import DEFAULT_WINDOW, verify
+from verifier.core.result import NO_CODE_FOUND, CheckResult
+from verifier.device.trustdata import TrustData
+from verifier.imaging.decoding import decode_gray
 
 
 def pick_text(texts: Sequence[str]) -> str | None:

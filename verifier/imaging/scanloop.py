@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verifier.camera.base import CameraError, Frame, FrameSource
+from verifier.imaging.camera.base import CameraError, Frame, FrameSource
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ class ScanLoop:
         debouncer: ScanDebouncer | None = None,
     ) -> None:
         if decode is None:
-            from verifier.decoding import decode_gray
+            from verifier.imaging.decoding import decode_gray
 
             decode = decode_gray
         self.source = source

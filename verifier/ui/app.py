@@ -5,13 +5,13 @@ from __future__ import annotations
 from textual.app import App
 from textual.binding import Binding
 
-from verifier.audit import day_start
-from verifier.errors import VerifierError
-from verifier.pipeline import check_texts, pick_text
-from verifier.policy import list_warnings
-from verifier.reasons import Verdict, WarningCode
-from verifier.result import CheckResult
-from verifier.trustdata import TrustData
+from verifier.core.errors import VerifierError
+from verifier.core.policy import list_warnings
+from verifier.core.reasons import Verdict, WarningCode
+from verifier.core.result import CheckResult
+from verifier.device.audit import day_start
+from verifier.device.trustdata import TrustData
+from verifier.imaging.pipeline import check_texts, pick_text
 from verifier.ui.feedback import BellFeedback
 from verifier.ui.screens.dialogs import ConfirmQuit, EnterCodeScreen, HelpScreen
 from verifier.ui.screens.history import HistoryEntry, HistoryScreen

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from verifier.config import FeedbackConfig
-from verifier.reasons import Verdict
+from verifier.core.reasons import Verdict
+from verifier.device.config import FeedbackConfig
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from verifier.camera.base import CameraError, FrameSource
-from verifier.clock import Clock, SystemClock
-from verifier.errors import VerifierError
-from verifier.scanloop import CodeEvent, EndEvent, ErrorEvent, ScanEvent, ScanLoop
-from verifier.trustdata import TrustData
+from verifier.core.errors import VerifierError
+from verifier.device.clock import Clock, SystemClock
+from verifier.device.trustdata import TrustData
+from verifier.imaging.camera.base import CameraError, FrameSource
+from verifier.imaging.scanloop import CodeEvent, EndEvent, ErrorEvent, ScanEvent, ScanLoop
 from verifier.ui.feedback import Feedback
 
 if TYPE_CHECKING:  # the sync module pulls in requests; the app imports it only when syncing
-    from verifier.audit import AuditLog
-    from verifier.sync import SyncReport, SyncScheduler
+    from verifier.device.audit import AuditLog
+    from verifier.device.sync import SyncReport, SyncScheduler
 
 TextsCallback = Callable[[list[str]], None]
 StateCallback = Callable[[str, float | None], None]
@@ -163,5 +163,5 @@ class Services:
     scanner: Scanner | None = None
     # None where there is no list URL to sync from.
     sync: ListSyncer | None = None
-    # One row per verdict, nothing personal (verifier/audit.py); None: not recorded (demo).
+    # One row per verdict, nothing personal (verifier/device/audit.py); None: not recorded (demo).
     audit: AuditLog | None = None

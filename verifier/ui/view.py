@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from verifier.reasons import Verdict, describe
-from verifier.result import CheckResult
-from verifier.textout import last_valid_day, warsaw
+from verifier.core.reasons import Verdict, describe
+from verifier.core.result import CheckResult
+from verifier.core.textout import last_valid_day, warsaw
 
 TITLES = {
     "pl": {Verdict.VALID: "WAŻNA", Verdict.WARNING: "SPRAWDŹ", Verdict.INVALID: "NIEWAŻNA"},

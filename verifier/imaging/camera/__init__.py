@@ -4,8 +4,8 @@ Everything here hands out greyscale uint8 frames; nothing imports a camera libra
 a source of that kind is opened.
 """
 
-from verifier.camera.base import CameraError, Frame, FrameSource
-from verifier.camera.factory import SOURCE_KINDS, open_source, open_with_retry
+from verifier.imaging.camera.base import CameraError, Frame, FrameSource
+from verifier.imaging.camera.factory import SOURCE_KINDS, open_source, open_with_retry
 
 __all__ = [
     "SOURCE_KINDS",

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from verifier.errors import VerifierError
+from verifier.core.errors import VerifierError
 
 
 class CameraError(VerifierError):

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from verifier.camera.base import CameraError, FrameSource
+from verifier.imaging.camera.base import CameraError, FrameSource
 
 SOURCE_KINDS = ("picamera2", "opencv", "replay")
 
@@ -17,15 +17,15 @@ def open_source(kind: str, **options: Any) -> FrameSource:
     Options go to the source's constructor; a missing or busy camera raises CameraError.
     """
     if kind == "picamera2":
-        from verifier.camera.picam import PicameraSource
+        from verifier.imaging.camera.picam import PicameraSource
 
         return PicameraSource(**options)
     if kind == "opencv":
-        from verifier.camera.opencv import OpenCVSource
+        from verifier.imaging.camera.opencv import OpenCVSource
 
         return OpenCVSource(**options)
     if kind == "replay":
-        from verifier.camera.replay import ReplaySource
+        from verifier.imaging.camera.replay import ReplaySource
 
         if "path" not in options:
             raise CameraError("the replay source needs a path (an image directory or a video)")

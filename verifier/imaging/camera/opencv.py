@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from verifier.camera.base import CameraError, Frame, to_gray
+from verifier.imaging.camera.base import CameraError, Frame, to_gray
 
 
 class OpenCVSource:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from verifier.camera.base import CameraError, Frame
+from verifier.imaging.camera.base import CameraError, Frame
 
 #: libcamera's AfModeEnum.Continuous and AeExposureModeEnum.Short, as plain ints so that
 #: libcamera need not be imported to build the controls.

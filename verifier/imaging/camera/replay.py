@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from verifier.camera.base import CameraError, Frame, to_gray
-from verifier.errors import ConfigError
+from verifier.core.errors import ConfigError
+from verifier.imaging.camera.base import CameraError, Frame, to_gray
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".tif", ".tiff"})
 
@@ -82,7 +82,7 @@ class ReplaySource:
             return to_gray(image) if ok else None
         if self._index >= len(self._images) and not self.loop:
             return None
-        from verifier.decoding import load_gray
+        from verifier.imaging.decoding import load_gray
 
         try:
             return load_gray(self._images[self._index % len(self._images)])

@@ -11,8 +11,8 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
-from verifier.reasons import Reason, Verdict, WarningCode, describe
-from verifier.textout import warsaw
+from verifier.core.reasons import Reason, Verdict, WarningCode, describe
+from verifier.core.textout import warsaw
 
 
 @dataclass(frozen=True)

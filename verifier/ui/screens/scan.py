@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from verifier.base45 import ALPHABET
+from verifier.core.base45 import ALPHABET
 from verifier.ui.widgets.holder import HolderCard
 from verifier.ui.widgets.status import StatusBar
 from verifier.ui.widgets.verdict import VerdictPanel

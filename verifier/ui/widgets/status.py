@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from verifier.policy import REVOCATION_MAX_AGE
+from verifier.core.policy import REVOCATION_MAX_AGE
 from verifier.ui.view import age_text, label
 
 

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from verifier.reasons import Verdict
+from verifier.core.reasons import Verdict
 from verifier.ui.view import VerdictView, label
 from verifier.ui.widgets.bigtext import big_lines, scaled
 
