@@ -18,7 +18,10 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
     ``code_unknown``, 410 ``code_expired`` / ``code_used`` / ``code_cancelled`` (a newer order
     replaced it), 409 ``not_eligible`` (with ``condition``), 429 ``too_many_attempts`` (with
     ``Retry-After``) after 10 unknown/stale codes from one address in 10 minutes (wrong admin
-    tokens count the same way). Activating revokes any credential the student holds on another
+    tokens are counted apart: they never block activations, and the right token is never
+    refused). Bodies over 64 KiB are 413 ``too_large`` (at once when ``Content-Length`` says
+    so); a body not received within 10 s is 408 ``body_timeout``; JSON nested too deeply is 400
+    ``bad_json``. Activating revokes any credential the student holds on another
     phone, published at once.
 
 ``POST /api/self-revoke``
@@ -74,6 +77,8 @@ from issuer_stub.errors import (
     IssuerError,
     NotEligible,
     NotFound,
+    RequestTimeout,
+    TooLarge,
     TooManyAttempts,
     Unauthorized,
 )
@@ -85,7 +90,10 @@ from issuer_stub.semesters import following_semester_end
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # also aiohttp's client_max_size (server.make_app)
+# A whole request body must arrive within this many seconds (aiohttp itself has no such limit:
+# a client declaring 100 bytes and sending 1 would hold a handler until the keep-alive ends).
+BODY_SECONDS = 10.0
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_STORE = {"Cache-Control": "no-store"}
@@ -104,8 +112,16 @@ def error_body(status: int, code: str, message: str, **extra: Any) -> web.Respon
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Issuer errors (and aiohttp's own 4xx under /api/) become the JSON error body."""
+    if (request.content_length or 0) > MAX_BODY:  # refused before a byte of it is read
+        response = error_body(413, "too_large", f"Request bodies are at most {MAX_BODY} bytes.")
+        response.force_close()
+        return response
     try:
         return await handler(request)
+    except (RequestTimeout, TooLarge) as exc:  # the rest of the body is not worth waiting for
+        response = error_body(exc.status, exc.code, exc.message)
+        response.force_close()
+        return response
     except NotEligible as exc:
         return error_body(exc.status, exc.code, exc.message, condition=exc.condition)
     except TooManyAttempts as exc:
@@ -131,9 +147,19 @@ def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    """The JSON object of the body: at most MAX_BODY bytes read within BODY_SECONDS."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            raw = await request.read()  # aiohttp enforces client_max_size while reading
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {BODY_SECONDS:g} s") \
+            from None
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"request bodies are at most {MAX_BODY} bytes") from None
     try:
         body = json.loads(raw)
+    except RecursionError:  # "[[[[..." within the size limit
+        raise InvalidInput("the request body is nested too deeply", "bad_json") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the request body must be JSON", "bad_json") from None
     if not isinstance(body, dict):
@@ -204,7 +230,10 @@ class Api:
         self.office = Office(registry)
         self.clock = clock
         self._token = registry.admin_token().encode()
-        self.limiter = AttemptLimiter()  # wrong activation codes and admin tokens, per client
+        # Failed attempts per client, in two buckets: a script trying admin tokens must not lock
+        # students out of activation (behind a reverse proxy every phone shares one address).
+        self.codes = AttemptLimiter()
+        self.tokens = AttemptLimiter()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking SQLite and file work off the event loop."""
@@ -216,11 +245,12 @@ class Api:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("admin actions need 'Authorization: Bearer <token>'")
+        if hmac.compare_digest(token.strip().encode(), self._token):
+            return  # the right token always works: it is 256 random bits, not a guess away
         client, now = request.remote or "?", self.clock()
-        self.limiter.check(client, now)
-        if not hmac.compare_digest(token.strip().encode(), self._token):
-            self.limiter.failed(client, now)
-            raise Unauthorized("the admin token is wrong")
+        self.tokens.check(client, now)
+        self.tokens.failed(client, now)
+        raise Unauthorized("the admin token is wrong")
 
     # Wallet ----------------------------------------------------------------------------------
     async def activate(self, request: web.Request) -> web.Response:
@@ -229,11 +259,11 @@ class Api:
         if not isinstance(body.get("code"), str):
             raise InvalidInput("code must be the activation code as text", "invalid_input")
         client, now = request.remote or "?", self.clock()
-        self.limiter.check(client, now)
+        self.codes.check(client, now)
         try:
             issued = await self._run(self.office.activate, body["code"], device_key, now)
         except (NotFound, Gone):  # a wrong or stale code: count it against this client
-            self.limiter.failed(client, now)
+            self.codes.failed(client, now)
             raise
         return _ok(_issued(issued))
 
