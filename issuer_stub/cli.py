@@ -24,8 +24,9 @@ from issuer_stub.wallet import Wallet, render_png
 from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import last_valid_day, warsaw
 from verifier.device.clock import SystemClock
+from verifier.device.oserror import describe as describe_os_error
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -106,6 +107,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     _add_dir(activate)
     activate.add_argument("--code", required=True, help="activation code or QR text")
     activate.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
+    activate.add_argument("--force", action="store_true",
+                          help="replace an existing wallet file (its credential is lost)")
     _add_now(activate)
 
     extend = sub.add_parser("extend", help="a new credential after the ELS was extended")
@@ -133,6 +136,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     issue.add_argument("--exp", type=int, metavar="EPOCH", help="default: end of the semester")
     issue.add_argument("--iss", help="which issuer of DIR signs (default: the first)")
     issue.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
+    issue.add_argument("--force", action="store_true",
+                       help="replace an existing wallet file (its credential is lost)")
     _add_now(issue)
 
     present = sub.add_parser("present", help="print a wallet's QR text (and write a PNG)")
@@ -206,6 +211,19 @@ def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
 
 
 # Inputs -----------------------------------------------------------------------------------------
+def _may_write_wallet(path: Path, force: bool) -> None:
+    """Refuse, before anything is used up, to overwrite a wallet (another phone's key)."""
+    if force or not path.exists():
+        return
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; give a file name for the wallet", "bad_wallet")
+    raise InvalidInput(
+        f"{path} exists already and holds another wallet; choose another file name, or pass "
+        "--force to replace it (its credential can then no longer be presented)",
+        "wallet_exists",
+    )
+
+
 def _read_photo(path: Path) -> bytes:
     try:
         data = path.read_bytes()
@@ -347,6 +365,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             render_png(issued.qr_text, args.qr_png)
             out.write(f"activation QR written to {args.qr_png}\n")
     elif args.command == "activate":
+        _may_write_wallet(args.wallet, args.force)
         wallet = Wallet.new()
         activation = office.activate(args.code, wallet.public_key, now)
         wallet.credential = activation.credential
@@ -359,6 +378,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         wallet.save(args.wallet)
         _issued(extension, args.wallet, out)
     elif args.command == "issue":
+        _may_write_wallet(args.wallet, args.force)
         with registry.reader() as store:
             iss = args.iss or registry.default_iss(store)
             uni = registry.university_name(store, iss)
@@ -404,19 +424,23 @@ def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The one error path: every expected failure is one sentence on stderr and exit 2;
+    anything else is a bug and keeps its traceback."""
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     try:
         return run(args, sys.stdout)
     except IssuerError as exc:
         print(f"issuer-stub: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR
-    except (OSError, ValueError) as exc:  # unreadable wallet, bad key file, ...
-        print(f"issuer-stub: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user named: missing, not writable, a full disk
+        print(f"issuer-stub: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except ImportError as exc:
-        print(f"issuer-stub: {exc.name} is needed for this command (pip install aiohttp)",
+        print(f"issuer-stub: {exc.name} is needed for this command (pip install -e .)",
               file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

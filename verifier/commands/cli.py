@@ -101,6 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VerifierError as exc:
         print(f"verifier: {exc.title.lower()}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # a path the user named: missing, not writable, a full disk
+        from verifier.device.oserror import describe
+
+        print(f"verifier: {describe(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     raise AssertionError(f"unhandled command {args.command}")  # argparse prevents this
