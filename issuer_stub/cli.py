@@ -271,8 +271,8 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
         out.write(f"student {office.add_student(fields, now, args.iss)} added\n")
     elif args.action == "import":
         ids = office.import_csv(args.csv, now, args.iss)
-        span = f" (ids {ids[0]}-{ids[-1]})" if ids else ""
-        out.write(f"{len(ids)} students imported{span}\n")
+        span = f" (ids {ids[0]}-{ids[-1]})" if len(ids) > 1 else f" (id {ids[0]})" if ids else ""
+        out.write(f"{len(ids)} {'student' if len(ids) == 1 else 'students'} imported{span}\n")
     elif args.action == "list":
         out.write(f"{'id':>5}  {'album':<12} {'status':<10} eligible\n")
         for s in office.students():
