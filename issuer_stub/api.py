@@ -87,6 +87,7 @@ from issuer_stub.ratelimit import AttemptLimiter
 from issuer_stub.records import StudentRecord
 from issuer_stub.registry import Published, Registry
 from issuer_stub.semesters import following_semester_end
+from issuer_stub.timefmt import last_valid_day, moment
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,15 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         response.force_close()
         return response
     except NotEligible as exc:
+        _refused(request, exc)
         return error_body(exc.status, exc.code, exc.message, condition=exc.condition)
     except TooManyAttempts as exc:
+        _refused(request, exc)
         response = error_body(exc.status, exc.code, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except IssuerError as exc:
+        _refused(request, exc)
         return error_body(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
@@ -140,6 +144,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         log.exception("request to %s failed", request.path)  # no body, no personal data
         return error_body(500, "internal", "The issuer failed to handle the request.")
+
+
+def _refused(request: web.Request, exc: IssuerError) -> None:
+    """One line per refused API call: the sentence names fields, never their values."""
+    log.info("%s %s refused from %s: %s %s: %s", request.method, request.path,
+             request.remote, exc.status, exc.code, exc.message)
 
 
 def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -220,6 +230,12 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(value)
 
 
+def _revoked(issued: Issued) -> str:
+    if not issued.revoked:
+        return ""
+    return "; revoked " + ", ".join(c.hex() for c in issued.revoked) + " (replaced)"
+
+
 def _published(p: Published) -> dict[str, Any]:
     return {"trust_seq": p.trust_seq, "revocation_seq": p.revocation_seq}
 
@@ -265,18 +281,29 @@ class Api:
         except (NotFound, Gone):  # a wrong or stale code: count it against this client
             self.codes.failed(client, now)
             raise
+        log.info("activated: credential %s for student %s from %s%s", issued.cti.hex(),
+                 await self._run(self._student_of, issued.cti), client, _revoked(issued))
         return _ok(_issued(issued))
+
+    def _student_of(self, cti: bytes) -> int | None:
+        with self.registry.reader() as store:
+            record = store.credential(cti)
+        return None if record is None else record.student_id
 
     async def self_revoke(self, request: web.Request) -> web.Response:
         body = await _body(request)
         published = await self._run(self.office.self_revoke, body.get("cti"), body.get("time"),
                                     body.get("signature"), self.clock())
+        log.info("self-revoked: credential %s (revocation list seq %s)", body.get("cti"),
+                 published.revocation_seq)
         return _ok({"revoked": True, "revocation_seq": published.revocation_seq})
 
     async def extend(self, request: web.Request) -> web.Response:
         body = await _body(request)
         issued = await self._run(self.office.extend_signed, body.get("cti"), body.get("time"),
                                  body.get("signature"), self.clock())
+        log.info("extended: credential %s replaces %s, valid until %s (inclusive)",
+                 issued.cti.hex(), body.get("cti"), last_valid_day(issued.exp))
         return _ok(_issued(issued))
 
     # Admin -----------------------------------------------------------------------------------
@@ -285,6 +312,7 @@ class Api:
         fields = _student_fields(await _body(request))
         iss = fields.pop("iss", None)
         student_id = await self._run(self.office.add_student, fields, self.clock(), iss)
+        log.info("admin: student %s added", student_id)
         return _ok({"id": student_id}, status=201)
 
     async def list_students(self, request: web.Request) -> web.Response:
@@ -322,12 +350,17 @@ class Api:
                 None if until is None else date.fromisoformat(until), now).isoformat()
         student, published = await self._run(self.office.update_student, student_id, fields,
                                              now, reissue)
+        log.info("admin: student %s updated (%s)%s", student_id, ", ".join(sorted(fields)) or
+                 "no fields", "" if published is None else
+                 f", revocation list seq {published.revocation_seq}")
         return _ok({"student": _student_view(student, now),
                     "revocation_seq": None if published is None else published.revocation_seq})
 
     async def order(self, request: web.Request) -> web.Response:
         self._admin(request)
         issued = await self._run(self.office.order, _path_int(request, "id"), self.clock())
+        log.info("admin: order %s for student %s, activation open until %s",
+                 issued.order_id, issued.student_id, moment(issued.expires_at))
         return _ok({"order_id": issued.order_id, "activation_code": issued.code,
                     "activation_qr": issued.qr_text, "expires_at": issued.expires_at},
                    status=201)
@@ -336,6 +369,8 @@ class Api:
         self._admin(request)
         cti = parse_cti(request.match_info["cti"])
         published = await self._run(self.office.revoke, cti, self.clock(), "issuer")
+        log.info("admin: credential %s revoked (revocation list seq %s)", cti.hex(),
+                 published.revocation_seq)
         return _ok({"revoked": True, "revocation_seq": published.revocation_seq})
 
     async def rotate(self, request: web.Request) -> web.Response:
@@ -345,11 +380,14 @@ class Api:
         if iss is not None and not isinstance(iss, str):
             raise InvalidInput("iss must be text", "invalid_input")
         rotation = await self._run(self.registry.rotate_key, self.clock(), iss)
+        log.info("admin: new signing key %s", rotation.kid.hex())
         return _ok({"kid": rotation.kid.hex(), **_published(rotation.published)})
 
     async def publish(self, request: web.Request) -> web.Response:
         self._admin(request)
         published = await self._run(self.registry.publish, self.clock(), True)
+        log.info("admin: published trust list seq %s, revocation list seq %s",
+                 published.trust_seq, published.revocation_seq)
         return _ok(_published(published))
 
 

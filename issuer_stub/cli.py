@@ -7,6 +7,8 @@ Every command that acts takes ``--now EPOCH`` (tests, demos); the system clock o
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from issuer_stub.eligibility import failures
-from issuer_stub.errors import InvalidInput, IssuerError
+from issuer_stub.errors import InvalidInput, IssuerError, SetupError
 from issuer_stub.office import Issued, Office
 from issuer_stub.records import STATUSES
 from issuer_stub.registry import Published, Registry, cti_of_wallet
@@ -406,13 +408,27 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
     from issuer_stub.server import ListServer, tls_context  # aiohttp only for this command
 
     registry.counters()  # fail early on a wrong directory (and import an older one)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls)
-    url = server.start()
+    # Each request (aiohttp's access log) and each lifecycle event on stderr, one line each;
+    # the messages carry ids and codes, never a name or a PESEL.
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls,
+                        access_log=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # systemctl stop / kill: stop as Ctrl-C does
+    try:
+        url = server.start()
+    except RuntimeError as exc:  # the port is taken, the address is not this machine's, ...
+        raise SetupError(f"cannot serve on {args.host}:{args.port} ({exc}); choose another "
+                         "--port or --host") from None
     out.write(f"serving {registry.public_dir} at {url}/trustlist.cbor and /revocations.cbor\n")
     out.write(f"API at {url}/api/, web wallet at {url}/wallet/\n")
     out.flush()
