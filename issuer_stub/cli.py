@@ -22,9 +22,10 @@ from issuer_stub.records import STATUSES
 from issuer_stub.registry import Published, Registry, cti_of_wallet
 from issuer_stub.semesters import following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
+from issuer_stub.timefmt import last_valid_day, moment
 from issuer_stub.wallet import Wallet, render_png
 from verifier.core.credential import MAX_PHOTO_BYTES
-from verifier.core.textout import last_valid_day, warsaw
+from verifier.core.textout import warsaw
 from verifier.device.clock import SystemClock
 from verifier.device.oserror import describe as describe_os_error
 
@@ -52,10 +53,11 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--album")
     parser.add_argument("--status", choices=STATUSES)
     parser.add_argument("--photo", type=Path, metavar="JPEG", help=f"at most {MAX_PHOTO_BYTES} B")
-    parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH",
+    parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH|today",
                         help="when the student ID card (ELS) was issued")
-    parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD",
-                        help="last valid day of the ELS: 31 March or 31 October")
+    parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD|next",
+                        help="last valid day of the ELS: 31 March or 31 October "
+                             "(next: the end of the current semester)")
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
@@ -198,9 +200,8 @@ def _published(p: Published | None, out: TextIO) -> None:
 
 
 def _day(epoch: int | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, warsaw()).strftime("%Y-%m-%d %H:%M")
+    """A moment: ``2027-04-01 00:00 CEST`` (issuer_stub.timefmt)."""
+    return moment(epoch)
 
 
 def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
@@ -236,7 +237,9 @@ def _read_photo(path: Path) -> bytes:
     return data
 
 
-def _els_issued(value: str) -> int:
+def _els_issued(value: str, now: int) -> int:
+    if value == "today":
+        return now
     if value.isdigit():
         return int(value)
     try:
@@ -246,7 +249,7 @@ def _els_issued(value: str) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=warsaw()).timestamp())
 
 
-def _fields(args: argparse.Namespace) -> dict[str, Any]:
+def _fields(args: argparse.Namespace, now: int) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in ("given_names", "family_name", "birth_date", "pesel", "album", "status",
                  "els_valid_until"):
@@ -258,14 +261,16 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         except OSError as exc:
             raise InvalidInput(f"cannot read photo {args.photo}: {exc.strerror}") from None
     if args.els_issued is not None:
-        fields["els_issued_at"] = _els_issued(args.els_issued)
+        fields["els_issued_at"] = _els_issued(args.els_issued, now)
+    if fields.get("els_valid_until") == "next":
+        fields["els_valid_until"] = following_semester_end(None, now).isoformat()
     return fields
 
 
 # Commands ---------------------------------------------------------------------------------------
 def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) -> int:
     if args.action == "add":
-        fields = _fields(args)
+        fields = _fields(args, now)
         if "photo" not in fields and args.synthetic_photo:
             from issuer_stub.photos import synthetic_portrait
 
@@ -275,12 +280,13 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
         ids = office.import_csv(args.csv, now, args.iss)
         span = f" (ids {ids[0]}-{ids[-1]})" if len(ids) > 1 else f" (id {ids[0]})" if ids else ""
         out.write(f"{len(ids)} {'student' if len(ids) == 1 else 'students'} imported{span}\n")
-    elif args.action == "list":
-        out.write(f"{'id':>5}  {'album':<12} {'status':<10} eligible\n")
+    elif args.action == "list":  # the university's own tool: names yes, the PESEL never
+        out.write(f"{'id':>5}  {'name':<30} {'album':<12} {'status':<10} eligible\n")
         for s in office.students():
             failed = failures(s, now)
             verdict = "yes" if not failed else "no: " + ", ".join(f.condition for f in failed)
-            out.write(f"{s.id:>5}  {s.album or '-':<12} {s.status:<10} {verdict}\n")
+            name = f"{s.given_names} {s.family_name}"
+            out.write(f"{s.id:>5}  {name:<30} {s.album or '-':<12} {s.status:<10} {verdict}\n")
     elif args.action == "show":
         s = office.student(args.id)
         out.write(
@@ -292,7 +298,7 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
             f"  status:      {s.status}\n"
             f"  photo:       {f'{len(s.photo)} bytes' if s.photo else 'missing'}\n"
             f"  ELS:         issued {_day(s.els_issued_at)}, valid until "
-            f"{s.els_valid_until or '-'}\n"
+            f"{s.els_valid_until + ' (inclusive)' if s.els_valid_until else '-'}\n"
             f"  data changed: {_day(s.data_changed_at)}\n"
         )
         failed = failures(s, now)
@@ -302,9 +308,10 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
         for c in office.credentials(s.id):
             state = f"revoked ({c.revocation_reason})" if c.revoked else (
                 "live" if c.live(now) else "expired")
-            out.write(f"  credential {c.cti.hex()} until {_day(c.exp)}: {state}\n")
+            out.write(f"  credential {c.cti.hex()} valid until {last_valid_day(c.exp)} "
+                      f"(inclusive): {state}\n")
     elif args.action == "update":
-        fields = _fields(args)
+        fields = _fields(args, now)
         if args.extend_els:
             current = office.student(args.id)
             until = None if current.els_valid_until is None else date.fromisoformat(
@@ -362,7 +369,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     elif args.command == "order":
         issued = office.order(args.id, now)
         out.write(f"activation code: {issued.code}\nactivation QR text: {issued.qr_text}\n"
-                  f"valid until {_day(issued.expires_at)}, once\n")
+                  f"the code works once, until {_day(issued.expires_at)}\n")
         if args.qr_png is not None:
             render_png(issued.qr_text, args.qr_png)
             out.write(f"activation QR written to {args.qr_png}\n")

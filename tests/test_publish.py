@@ -197,8 +197,10 @@ def test_server_sends_cose_with_validators_and_answers_304(
 
 def test_server_serves_nothing_else(server: tuple[ListServer, str]) -> None:
     _srv, url = server
-    for path in ("/", "/state.json", "/../ta.key.pem", "/ta.key.pem", "/public/trustlist.cbor"):
+    for path in ("/state.json", "/../ta.key.pem", "/ta.key.pem", "/public/trustlist.cbor"):
         assert requests.get(url + path, timeout=5).status_code == 404
+    index = requests.get(url + "/", timeout=5)  # a static page: nothing of DIR in it
+    assert index.status_code == 200 and "issuer.db" not in index.text
 
 
 def test_server_picks_up_a_cli_revocation(
