@@ -28,6 +28,11 @@ from verifier.device.trustdata import load_anchor
 
 log = logging.getLogger(__name__)
 
+
+def _untrusted(url: str) -> str:
+    return (f"the HTTPS certificate of {url} is not trusted (or not valid for that name): add "
+            "its CA to the system CA store, or point REQUESTS_CA_BUNDLE at the CA's PEM file")
+
 Status = Literal["fetched", "not_modified", "rejected", "failed"]
 TRUST_LIST = "trust list"
 REVOCATION_LIST = "revocation list"
@@ -184,6 +189,9 @@ class Syncer:
                     last, unreachable = f"HTTP {code} from {url}", False
                     if code not in _RETRY_STATUS:
                         break
+            except requests.exceptions.SSLError:  # retrying will not make it trusted
+                last, unreachable = _untrusted(url), False
+                break
             except requests.ConnectionError as exc:
                 last, unreachable = f"cannot reach {url} ({type(exc).__name__})", True
             except requests.Timeout:
