@@ -105,8 +105,8 @@ def test_new_student_rejections(over: dict[str, object], code: str) -> None:
     assert str(RECORD.pesel) not in exc.value.message
 
 
-def test_photo_of_exactly_2048_bytes_is_accepted() -> None:
-    assert len(students.check_photo(b"\xff\xd8\xff" + bytes(2045))) == 2048
+def test_photo_of_exactly_1024_bytes_is_accepted() -> None:
+    assert len(students.check_photo(b"\xff\xd8\xff" + bytes(1021))) == 1024
 
 
 def test_changes_stamp_personal_data_and_reissue_els() -> None:

@@ -251,6 +251,18 @@ QR_TEXTS = {
 }
 
 
+def _qrcode_rows(text: str, version: int, level: str, mask: int) -> list[str]:
+    import qrcode  # the test extra's second, independent QR encoder
+
+    levels = {"M": qrcode.constants.ERROR_CORRECT_M, "Q": qrcode.constants.ERROR_CORRECT_Q,
+              "H": qrcode.constants.ERROR_CORRECT_H}
+    code = qrcode.QRCode(version=version, error_correction=levels[level], mask_pattern=mask,
+                         border=0)
+    code.add_data(qrcode.util.QRData(text, mode=qrcode.util.MODE_ALPHA_NUM))
+    code.make(fit=False)
+    return ["".join("1" if dark else "0" for dark in row) for row in code.get_matrix()]
+
+
 @pytest.mark.parametrize("text", QR_TEXTS.values(), ids=QR_TEXTS.keys())
 def test_qr_code_decodes_to_the_text_and_matches_segno(page: Any, text: str) -> None:
     made = encode_in_page(page, text)
@@ -266,12 +278,11 @@ def test_qr_code_decodes_to_the_text_and_matches_segno(page: Any, text: str) -> 
     reference = segno.make_qr(text, error="m", mode=mode, boost_error=True)
     assert (made["version"], made["level"]) == (reference.version, reference.error.upper())
     if mode == "alphanumeric":
-        # Module for module what segno makes with the same version, level, mode and mask.
-        same = segno.make_qr(
-            text, error=made["level"], mode=mode, mask=made["mask"], version=made["version"],
-            boost_error=False,
-        )
-        assert made["rows"] == ["".join(map(str, row)) for row in same.matrix]
+        # Module for module what python-qrcode makes with the same version, level, mode and
+        # mask. (Not segno: for about half of the random version-29 ML1 texts segno's matrix
+        # differs from both qr.js and python-qrcode in ~600 modules — still decodable thanks
+        # to error correction, which is how it went unnoticed.)
+        assert made["rows"] == _qrcode_rows(text, made["version"], made["level"], made["mask"])
 
 
 def test_ml1_texts_use_alphanumeric_mode_at_level_m(page: Any) -> None:

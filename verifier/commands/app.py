@@ -87,7 +87,7 @@ def run_app(args: argparse.Namespace) -> int:
         return run_text_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
     route_logging()
-    clock = SystemClock()
+    clock = SystemClock(config.clock)
     if args.demo:
         from verifier.commands.demo import demo_world
 

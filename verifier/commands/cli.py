@@ -34,6 +34,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     check.add_argument("--now", type=int, metavar="EPOCH_SECONDS", help="verify at this time")
     check.add_argument("--window", type=int, metavar="SECONDS", help="presentation window")
+    check.add_argument(
+        "--clock",
+        choices=("synchronized", "unsynchronized"),
+        help="treat this machine's clock as synchronized or not (default: from the config's "
+        "clock setting); an unsynchronized clock gives CHECK, never VALID",
+    )
     check.add_argument("--text", action="store_true", help="INPUTs are QR texts, not images")
     check.add_argument("--lang", choices=("en", "pl"), default="en", help="language of lines")
     check.add_argument(

@@ -14,6 +14,7 @@ from typing import Any
 
 from verifier.core.errors import ConfigError
 from verifier.core.reasons import LANGUAGES
+from verifier.device.clock import CLOCK_SOURCES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
@@ -58,6 +59,9 @@ class Config:
     window: int = 90
     language: str = "pl"
     verdict_clear_seconds: int = 15
+    # Which clock to trust (ML1 section 6.1; see verifier/device/clock.py): "system" as it is,
+    # or "ntp": only once NTP has set it since boot (a kit without a battery-backed clock).
+    clock: str = "system"
     camera: CameraConfig = field(default_factory=CameraConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
@@ -146,6 +150,13 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
             if not lo <= data[name] <= hi:
                 raise ConfigError(f"{where}: {name} must be between {lo} and {hi}")
             values[name] = data[name]
+    if "clock" in data:
+        if data["clock"] not in CLOCK_SOURCES:
+            raise ConfigError(
+                f"{where}: clock must be one of {', '.join(CLOCK_SOURCES)} (\"ntp\" on a kit "
+                "without a battery-backed clock)"
+            )
+        values["clock"] = data["clock"]
     if "language" in data:
         if data["language"] not in LANGUAGES:
             raise ConfigError(f"{where}: language must be one of {', '.join(LANGUAGES)}")
