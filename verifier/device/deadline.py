@@ -1,9 +1,9 @@
 """One overall deadline for a batch of HTTP transfers (a whole ``verifier sync``).
 
 Per-read socket timeouts never fire against a server that sends one byte a second; this does.
-``Deadline`` is a context manager: while it is entered on a thread, every connection a
-``deadline_session()`` hands out on that thread is registered with it, and when the time is up
-a timer thread shuts those sockets down, so the blocked read returns at once and the transfer
+``Deadline`` is a context manager: while it is entered on a thread, every socket a
+``deadline_session()`` opens on that thread is registered with it, and when the time is up a
+timer thread shuts those sockets down, so the blocked read returns at once and the transfer
 fails (the caller sees ``expired``). Connects are bounded by their own timeout, set to at most
 the time remaining; name resolution and a TLS handshake in progress cannot be interrupted this
 way (a handshake's reads still have the per-read timeout).
@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 _current = threading.local()
@@ -35,7 +36,7 @@ class Deadline:
         self._monotonic = monotonic
         self._end = monotonic() + seconds
         self._lock = threading.Lock()
-        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._expired = threading.Event()
         self._timer: threading.Timer | None = None
 
@@ -63,46 +64,59 @@ class Deadline:
         if getattr(_current, "deadline", None) is self:
             _current.deadline = None
 
-    def register(self, connection: Any) -> None:
-        """Watch an urllib3 connection; one handed out after the deadline is shut at once."""
+    def register(self, sock: socket.socket) -> None:
+        """Watch a socket; one opened after the deadline is shut at once."""
         with self._lock:
-            self._connections.add(connection)
+            self._sockets.add(sock)
             late = self._expired.is_set()
         if late:
-            _shut(connection)
+            _shut(sock)
 
     def _expire(self) -> None:
         self._expired.set()
         with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            _shut(connection)
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
 
 
-def _shut(connection: Any) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is None:  # not connected yet: its connect timeout is at most the time remaining
-        return
+def _shut(sock: socket.socket) -> None:
     # The plain socket's shutdown, also on an SSLSocket: it wakes a read blocked on the fd.
-    with contextlib.suppress(OSError):  # already closed
+    # A closed socket object has no fd any more (-1), so this never reaches a reused fd.
+    with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-def _watched(connection: Any) -> Any:
+def _watch(sock: Any) -> None:
     deadline = getattr(_current, "deadline", None)
-    if deadline is not None:
-        deadline.register(connection)
-    return connection
+    if deadline is not None and isinstance(sock, socket.socket):
+        deadline.register(sock)
+
+
+class _HTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+
+class _HTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)  # the TLS socket that took over the plain one's fd
 
 
 class _HTTPPool(HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched(super()._get_conn(timeout))
+    ConnectionCls = _HTTPConnection
 
 
 class _HTTPSPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        return _watched(super()._get_conn(timeout))
+    ConnectionCls = _HTTPSConnection
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from urllib3.exceptions import ProtocolError
 
 from verifier.core.errors import ConfigError, ListError
 from verifier.core.keys import Anchor
@@ -256,7 +257,10 @@ class Syncer:
             except _Retry as exc:
                 last, unreachable = str(exc), False
             except requests.ConnectionError as exc:
-                last, unreachable = f"cannot reach {url} ({type(exc).__name__})", True
+                if exc.args and isinstance(exc.args[0], ProtocolError):  # it answered nonsense
+                    last, unreachable = f"transfer of {url} failed (not a valid HTTP answer)", False
+                else:
+                    last, unreachable = f"cannot reach {url} ({type(exc).__name__})", True
             except requests.Timeout:
                 last, unreachable = f"timed out fetching {url}", False
             except (requests.RequestException, ValueError, OSError) as exc:
