@@ -19,6 +19,9 @@ from verifier.device.clock import CLOCK_SOURCES
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
 FEEDBACK_KINDS = ("auto", "gpio", "bell", "none")
+# One whole `verifier sync` (both lists, retries included) ends within this many seconds: a
+# server dripping a byte a second never holds the sync, the app's background sync or `s`.
+DEFAULT_SYNC_DEADLINE = 120
 
 
 def _config_home() -> Path:
@@ -56,6 +59,7 @@ class Config:
     list_url: str = ""
     cache_dir: Path = field(default_factory=_cache_home)
     sync_interval: int = 900
+    sync_deadline: int = DEFAULT_SYNC_DEADLINE
     window: int = 90
     language: str = "pl"
     verdict_clear_seconds: int = 15
@@ -142,6 +146,7 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         values["list_url"] = url.rstrip("/")
     for name, lo, hi in (
         ("sync_interval", 60, 7 * 86400),
+        ("sync_deadline", 1, 3600),
         ("window", 1, 3600),
         ("verdict_clear_seconds", 1, 3600),
     ):
@@ -157,6 +162,11 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
                 "without a battery-backed clock)"
             )
         values["clock"] = data["clock"]
+    interval = values.get("sync_interval", Config.sync_interval)
+    if "sync_deadline" not in values:  # a short interval brings the default deadline down with it
+        values["sync_deadline"] = min(DEFAULT_SYNC_DEADLINE, interval // 2)
+    elif values["sync_deadline"] >= interval:
+        raise ConfigError(f"{where}: sync_deadline must be less than sync_interval ({interval} s)")
     if "language" in data:
         if data["language"] not in LANGUAGES:
             raise ConfigError(f"{where}: language must be one of {', '.join(LANGUAGES)}")
