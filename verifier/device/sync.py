@@ -37,6 +37,11 @@ from verifier.device.trustdata import load_anchor
 
 log = logging.getLogger(__name__)
 
+
+def _untrusted(url: str) -> str:
+    return (f"the HTTPS certificate of {url} is not trusted (or not valid for that name): add "
+            "its CA to the system CA store, or point REQUESTS_CA_BUNDLE at the CA's PEM file")
+
 Status = Literal["fetched", "not_modified", "rejected", "failed"]
 TRUST_LIST = "trust list"
 REVOCATION_LIST = "revocation list"
@@ -256,6 +261,9 @@ class Syncer:
                 raise
             except _Retry as exc:
                 last, unreachable = str(exc), False
+            except requests.exceptions.SSLError:  # retrying will not make it trusted
+                last, unreachable = _untrusted(url), False
+                break
             except requests.ConnectionError as exc:
                 if exc.args and isinstance(exc.args[0], ProtocolError):  # it answered nonsense
                     last, unreachable = f"transfer of {url} failed (not a valid HTTP answer)", False
