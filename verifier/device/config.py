@@ -58,6 +58,9 @@ class Config:
     window: int = 90
     language: str = "pl"
     verdict_clear_seconds: int = 15
+    # One credential with the same outcome shown again within this many seconds (a phone
+    # held in view while its code refreshes) counts and beeps once; 0 turns that off.
+    repeat_span: int = 60
     camera: CameraConfig = field(default_factory=CameraConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
@@ -140,6 +143,7 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         ("sync_interval", 60, 7 * 86400),
         ("window", 1, 3600),
         ("verdict_clear_seconds", 1, 3600),
+        ("repeat_span", 0, 3600),
     ):
         if name in data:
             _check_type(f"{where}: {name}", data[name], int)
