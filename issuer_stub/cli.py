@@ -23,6 +23,7 @@ from issuer_stub.signing import StudentData
 from issuer_stub.wallet import Wallet, render_png
 from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import last_valid_day, warsaw
+from verifier.device.buildinfo import VersionAction
 from verifier.device.clock import SystemClock
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -57,6 +58,7 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="issuer-stub", description="Test issuer for ML1 credentials and lists.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = sub.add_parser("init", help="create a trust anchor and a university key, publish")

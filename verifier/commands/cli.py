@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from verifier.core.errors import VerifierError
+from verifier.device.buildinfo import VersionAction
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -21,6 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="verifier", description="Offline verifier for ML1 student ID codes.")
     parser.add_argument("--config", type=str, help="config file (TOML)")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser("check", help="verify codes in images, texts or standard input")
