@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from verifier.device.clock import SystemClock
 from verifier.device.config import Config, load_config
+from verifier.device.store import ListStore
 from verifier.device.trustdata import load_trust_data
 from verifier.imaging.camera.base import FrameSource
 from verifier.ui.services import BackgroundSync
@@ -124,6 +125,13 @@ def _run_app(args: argparse.Namespace) -> int:
     services.feedback = make_feedback(config.feedback)
     notifier = Notifier()
     services.notifier = notifier if notifier.enabled else None
+    status = None
+    if not args.demo:
+        from verifier.device.runtime import RuntimeStatus, write_dir
+
+        status = RuntimeStatus(write_dir(config.cache_dir))
+        services.runtime_status = status.write
+        ListStore.remove_orphans(config.cache_dir)  # temporary files of interrupted writes
     app = InspectorApp(
         services,
         language=args.lang or config.language,
@@ -137,6 +145,8 @@ def _run_app(args: argparse.Namespace) -> int:
     finally:
         if services.audit is not None:
             services.audit.close()
+        if status is not None:
+            status.remove()
     code = app.return_code or 0
     if code and app.fatal_reason is None:
         # Textual printed the traceback on the console; the journal gets one line.

@@ -55,6 +55,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     audit.add_argument("--days", type=int, default=1, help="today and the N-1 days before")
     audit.add_argument("--rows", action="store_true", help="print every row, not only counts")
 
+    status = sub.add_parser("status", help="how this kit is: lists, sync, clock, camera, counts")
+    out = status.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object")
+    out.add_argument(
+        "--prometheus", metavar="FILE", help="write Prometheus textfile metrics (- for stdout)"
+    )
+
     app = sub.add_parser("app", help="the inspector's full-screen terminal app")
     app.add_argument("--demo", action="store_true", help="replay demo credentials, no hardware")
     app.add_argument("--replay", metavar="PATH", help="read frames from images or a video")
@@ -92,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(Path(args.config) if args.config else None)
             return run_audit(config, args.days, args.rows, sys.stdout)
+        if args.command == "status":
+            from verifier.commands.status import run_status
+            from verifier.device.config import load_config
+
+            config = load_config(Path(args.config) if args.config else None)
+            return run_status(config, args.json, args.prometheus, sys.stdout)
         if args.command == "app":
             from verifier.commands.app import run_app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import traceback
 
@@ -33,6 +34,7 @@ REPEAT_SPAN = 60  # default: one credential, same outcome, within this span coun
 # The camera loop must show progress (a frame decoded, or a retry to open the camera) this
 # often; past it the watchdog is no longer fed and the app stops with the reason.
 CAMERA_STALL = 20.0
+STATUS_EVERY = 5  # seconds between two writes of the runtime status file
 # `verifier app` exit codes: 0 quit (not a kiosk), 1 a crash or a worker thread's death (the
 # unit restarts the app), EXIT_KIOSK_QUIT a quit confirmed in the kiosk (the unit does not).
 EXIT_FAILED = 1
@@ -88,6 +90,8 @@ class InspectorApp(App[None]):
         self.last_announced: tuple[tuple[object, ...], int] | None = None
         self.audit_error: str | None = None  # why the audit log cannot be written, if so
         self.fatal_reason: str | None = None
+        self.started_at = services.clock.now()
+        self._status_written: int | None = None
         self._old_excepthook = threading.excepthook
         self._quit_asked = False
         self.language = language
@@ -271,6 +275,26 @@ class InspectorApp(App[None]):
         """Retention may delete old rows only by a clock known to be right."""
         return True
 
+    def write_status(self, now: int) -> None:
+        """Figures for `verifier status` and the metrics: nothing personal in any of them."""
+        self._status_written = now
+        if self.services.runtime_status is None:
+            return
+        audit = self.services.audit
+        self.services.runtime_status({
+            "updated_at": now,
+            "started_at": self.started_at,
+            "pid": os.getpid(),
+            "camera": self.camera_state,
+            "fps": self.fps,
+            "day": self.counts_day,
+            "counts": {verdict.value: n for verdict, n in self.counts.items()},
+            "audit_ok": self.audit_error is None,
+            "audit_pending": 0 if audit is None else audit.pending,
+            "sync": self.sync_message,
+            "can_verify": self.trust is not None,
+        })
+
     # ---- rendering -------------------------------------------------------------------------
     def _roll_counts(self, now: int) -> None:
         """The status bar counts today's verdicts: start again at midnight (Warsaw)."""
@@ -288,6 +312,8 @@ class InspectorApp(App[None]):
             self.fatal(f"camera loop stalled: no progress for {CAMERA_STALL:.0f} s")
             return
         self._roll_counts(now)
+        if self._status_written is None or not 0 <= now - self._status_written < STATUS_EVERY:
+            self.write_status(now)
         if self.result_at is not None and now - self.result_at >= self.clear_after:
             self.result = self.result_at = None  # clears the name and photo from the screen
         self.render_all()

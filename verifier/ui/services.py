@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -192,3 +192,6 @@ class Services:
     audit: AuditLog | None = None
     # systemd's READY=1 and watchdog pings (verifier/device/notify.py); None outside systemd.
     notifier: Notifier | None = None
+    # Takes the app's figures every few seconds (verifier/device/runtime.py: the status file
+    # `verifier status` and the metrics read); None: not written.
+    runtime_status: Callable[[dict[str, Any]], object] | None = None
