@@ -71,4 +71,5 @@ class VersionAction(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print version and commit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
-        parser.exit(0, version_line(parser.prog) + "\n")
+        print(version_line(parser.prog))  # stdout, as argparse's own version action
+        parser.exit(0)
