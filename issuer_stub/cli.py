@@ -26,6 +26,7 @@ from issuer_stub.timefmt import last_valid_day, moment
 from issuer_stub.wallet import Wallet, render_png
 from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import warsaw
+from verifier.device.buildinfo import VersionAction
 from verifier.device.clock import SystemClock
 from verifier.device.oserror import describe as describe_os_error
 
@@ -62,6 +63,7 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="issuer-stub", description="Test issuer for ML1 credentials and lists.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = sub.add_parser("init", help="create a trust anchor and a university key, publish")

@@ -66,6 +66,9 @@ class Config:
     # Which clock to trust (ML1 section 6.1; see verifier/device/clock.py): "system" as it is,
     # or "ntp": only once NTP has set it since boot (a kit without a battery-backed clock).
     clock: str = "system"
+    # One credential with the same outcome shown again within this many seconds (a phone
+    # held in view while its code refreshes) counts and beeps once; 0 turns that off.
+    repeat_span: int = 60
     camera: CameraConfig = field(default_factory=CameraConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
@@ -149,6 +152,7 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         ("sync_deadline", 1, 3600),
         ("window", 1, 3600),
         ("verdict_clear_seconds", 1, 3600),
+        ("repeat_span", 0, 3600),
     ):
         if name in data:
             _check_type(f"{where}: {name}", data[name], int)

@@ -185,7 +185,10 @@ class Syncer:
         if skew is not None and abs(skew) <= self.window:
             skew = None
         report = SyncReport(results[0], results[1], at=self.clock.now(), clock_skew=skew)
-        self._save_state(last_sync={"at": report.at, "ok": report.ok, "clock_skew": skew})
+        offset = max(skews, key=abs) if skews else None  # for `verifier status`, any size
+        self._save_state(
+            last_sync={"at": report.at, "ok": report.ok, "clock_skew": skew, "clock_offset": offset}
+        )
         return report
 
     # One list --------------------------------------------------------------------------------
