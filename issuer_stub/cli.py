@@ -247,9 +247,9 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
     if args.action == "add":
         fields = _fields(args)
         if "photo" not in fields and args.synthetic_photo:
-            from issuer_stub.photos import synthetic_portrait
+            from issuer_stub.photos import synthetic_photo
 
-            fields["photo"] = synthetic_portrait(f"{args.given_names} {args.family_name}")
+            fields["photo"] = synthetic_photo(f"{args.given_names} {args.family_name}")
         out.write(f"student {office.add_student(fields, now, args.iss)} added\n")
     elif args.action == "import":
         ids = office.import_csv(args.csv, now, args.iss)
