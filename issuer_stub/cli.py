@@ -21,7 +21,6 @@ from issuer_stub.registry import Published, Registry, cti_of_wallet
 from issuer_stub.semesters import following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
 from issuer_stub.wallet import Wallet, render_png
-from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import last_valid_day, warsaw
 from verifier.device.clock import SystemClock
 
@@ -48,7 +47,8 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--pesel")
     parser.add_argument("--album")
     parser.add_argument("--status", choices=STATUSES)
-    parser.add_argument("--photo", type=Path, metavar="JPEG", help=f"at most {MAX_PHOTO_BYTES} B")
+    parser.add_argument("--photo", type=Path, metavar="IMAGE",
+                        help="a photo of the face (JPEG, PNG, WebP, AVIF): the portrait is made")
     parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH",
                         help="when the student ID card (ELS) was issued")
     parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD",
@@ -129,7 +129,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     issue.add_argument("--family-name", required=True)
     issue.add_argument("--birth-date", required=True, metavar="YYYY-MM-DD")
     issue.add_argument("--album", required=True)
-    issue.add_argument("--photo", type=Path, metavar="JPEG")
+    issue.add_argument("--photo", type=Path, metavar="IMAGE", help="as for student add")
     issue.add_argument("--exp", type=int, metavar="EPOCH", help="default: end of the semester")
     issue.add_argument("--iss", help="which issuer of DIR signs (default: the first)")
     issue.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
@@ -207,13 +207,14 @@ def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
 
 # Inputs -----------------------------------------------------------------------------------------
 def _read_photo(path: Path) -> bytes:
+    """A photo file to make the portrait from (``photos.portrait_for``)."""
+    from issuer_stub.students import check_photo
+
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read photo {path}: {exc.strerror}") from None
-    if len(data) > MAX_PHOTO_BYTES or not data.startswith(b"\xff\xd8"):
-        raise InvalidInput(f"photo must be a JPEG of at most {MAX_PHOTO_BYTES} bytes")
-    return data
+    return check_photo(data)
 
 
 def _els_issued(value: str) -> int:
@@ -368,8 +369,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             birth_date=args.birth_date,
             university=uni,
             album=args.album,
-            photo=None if args.photo is None else _read_photo(args.photo),
         )
+        if args.photo is not None:  # the portrait made from it, fitted to the fields
+            from issuer_stub.photos import portrait_for
+
+            student = portrait_for(_read_photo(args.photo), student, iss)
         exp = next_semester_end(now) if args.exp is None else args.exp
         wallet = registry.issue(student, now, exp, iss=iss)
         wallet.save(args.wallet)

@@ -2,8 +2,10 @@
 
 The phone wraps the credential in a presentation it signs itself, with its own time, and
 compresses it with its own zlib: the issuer never sees the text it shows. So every size here is
-the worst case over any zlib (``compressBound`` of the zlib manual: a deflater that stores a
-block it cannot shrink never exceeds it) and over any time the phone writes until 2106.
+the worst case over any zlib level and strategy (``compressBound`` of the zlib manual, which
+holds for zlib's default window and memory, what CompressionStream("deflate") and compress()
+use: tests/test_codes.py checks every level and strategy at windows of 8 KiB or more) and over
+any time the phone writes until 2106.
 
 Targets: a code with a photo fits QR version 27 at level M (125 modules), one without version
 15; the photo gets whatever the other fields leave, down to a floor; a credential whose code
