@@ -83,19 +83,28 @@ class Office:
         return store.add_student(values, now)
 
     def import_csv(self, path: Path, now: int, iss: str | None = None) -> list[int]:
-        """All rows or none: one transaction."""
+        """All rows or none: every row is checked (fields, then duplicates) and every bad
+        row reported with its line number before anything is written."""
         try:
             text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}", "invalid_csv") from None
-        rows = students.parse_csv(text, path.parent, now)
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path} is not UTF-8 text; save the CSV as UTF-8",
+                               "invalid_csv") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}", "invalid_csv") from None
+        rows, errors = students.read_csv(text, path.parent, now)
         with self.registry.session() as store:
-            ids = []
+            ids, conflicts = [], []
             for row in rows:
                 try:
                     ids.append(self._insert(store, row.fields, now, iss))
                 except Conflict as exc:
-                    raise Conflict(f"line {row.line}: {exc.message}", exc.code) from None
+                    conflicts.append((row.line, exc.message))
+            if errors or conflicts:  # raising rolls the session back: nothing is written
+                message = students.csv_errors(errors + conflicts, path)
+                if errors:
+                    raise InvalidInput(message, "invalid_csv")
+                raise Conflict(message, "duplicate_student")
             return ids
 
     def _fitted(self, store: Store, values: dict[str, Any],

@@ -30,7 +30,7 @@ from verifier.core.credential import (
     CLAIM_STUDENT,
     PREFIX,
 )
-from verifier.core.keys import COORD_LENGTH, kid_of, public_to_cose_key, spki_der
+from verifier.core.keys import kid_of, public_to_cose_key, spki_der
 from verifier.core.revocation import ID_LENGTH
 
 
@@ -91,13 +91,6 @@ def compressed_cose_key(x: bytes, y_odd: bool) -> dict[int, Any]:
     return {1: 2, -1: 1, -2: x, -3: y_odd}
 
 
-def device_cose_key(key: ec.EllipticCurvePublicKey, compressed: bool = True) -> dict[int, Any]:
-    if not compressed:
-        return public_to_cose_key(key)
-    numbers = key.public_numbers()
-    return compressed_cose_key(numbers.x.to_bytes(COORD_LENGTH, "big"), bool(numbers.y & 1))
-
-
 def credential_claims(
     *,
     iss: str,
@@ -117,7 +110,7 @@ def credential_claims(
         CLAIM_NBF: nbf,
         CLAIM_IAT: iat,
         CLAIM_CTI: cti,
-        CLAIM_CNF: {1: device_cose_key(device_key, compressed_key)},
+        CLAIM_CNF: {1: public_to_cose_key(device_key, compressed=compressed_key)},
         CLAIM_STUDENT: student.claim(),
     }
 

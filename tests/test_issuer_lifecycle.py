@@ -545,7 +545,7 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     _run(capsys, "activate", d, "--code", code.lower(), "--wallet", str(wallet), "--now", now)
     assert mode(wallet) == 0o600
     assert main(["activate", d, "--code", code, "--wallet", str(tmp_path / "x.json"),
-                 "--now", now]) == 1
+                 "--now", now]) == 2
     assert "used already" in capsys.readouterr().err
 
     _run(capsys, "student", "update", d, "3", "--extend-els", "--now", now)
@@ -565,7 +565,7 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     trust, revocations = published_lists(registry)
     assert verify(text, trust, revocations, NOW + 30).reason is Reason.REVOKED
 
-    assert main(["order", d, "3", "--now", now]) == 1
+    assert main(["order", d, "3", "--now", now]) == 2
     assert "status is 'graduated'" in capsys.readouterr().err
-    assert main(["student", "show", d, "99"]) == 1
+    assert main(["student", "show", d, "99"]) == 2
     assert "no student with id 99" in capsys.readouterr().err

@@ -254,12 +254,16 @@ QR_TEXTS = {
 }
 
 
-def _segno_pads_a_zero_byte(text: str, version: int) -> bool:
-    """Whether an alphanumeric text ends on a byte boundary (see above): ML1 texts vary in
-    length by a few characters from run to run (random keys, zlib of random signatures)."""
-    count_bits = 9 if version <= 9 else 11 if version <= 26 else 13
-    bits = 4 + count_bits + len(text) // 2 * 11 + len(text) % 2 * 6
-    return (bits + 4) % 8 == 0  # with the 4-bit terminator
+def _qrcode_rows(text: str, version: int, level: str, mask: int) -> list[str]:
+    import qrcode  # the test extra's second, independent QR encoder
+
+    levels = {"M": qrcode.constants.ERROR_CORRECT_M, "Q": qrcode.constants.ERROR_CORRECT_Q,
+              "H": qrcode.constants.ERROR_CORRECT_H}
+    code = qrcode.QRCode(version=version, error_correction=levels[level], mask_pattern=mask,
+                         border=0)
+    code.add_data(qrcode.util.QRData(text, mode=qrcode.util.MODE_ALPHA_NUM))
+    code.make(fit=False)
+    return ["".join("1" if dark else "0" for dark in row) for row in code.get_matrix()]
 
 
 @pytest.mark.parametrize("text", QR_TEXTS.values(), ids=QR_TEXTS.keys())
@@ -276,13 +280,12 @@ def test_qr_code_decodes_to_the_text_and_matches_segno(page: Any, text: str) -> 
     # The smallest version for the text at level M, boosted to a stronger level when it fits.
     reference = segno.make_qr(text, error="m", mode=mode, boost_error=True)
     assert (made["version"], made["level"]) == (reference.version, reference.error.upper())
-    if mode == "alphanumeric" and not _segno_pads_a_zero_byte(text, made["version"]):
-        # Module for module what segno makes with the same version, level, mode and mask.
-        same = segno.make_qr(
-            text, error=made["level"], mode=mode, mask=made["mask"], version=made["version"],
-            boost_error=False,
-        )
-        assert made["rows"] == ["".join(map(str, row)) for row in same.matrix]
+    if mode == "alphanumeric":
+        # Module for module what python-qrcode makes with the same version, level, mode and
+        # mask. (Not segno: for about half of the random version-29 ML1 texts segno's matrix
+        # differs from both qr.js and python-qrcode in ~600 modules — still decodable thanks
+        # to error correction, which is how it went unnoticed.)
+        assert made["rows"] == _qrcode_rows(text, made["version"], made["level"], made["mask"])
 
 
 def test_ml1_texts_use_alphanumeric_mode_at_level_m(page: Any) -> None:
