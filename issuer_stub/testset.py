@@ -8,7 +8,7 @@ Laid out like the shared spec vectors: ``anchor.pem``, ``trustlist.cbor``, ``rev
 
 Reproducible: every key and credential id is derived from the seed, CBOR is deterministic and
 signatures are deterministic ECDSA (RFC 6979), so the same seed gives the same bytes. The
-photos (OpenCV's JPEG encoder) and PNGs (segno, zlib) are byte-stable for a given version of
+photos (libwebp through Pillow) and PNGs (segno, zlib) are byte-stable for a given version of
 those libraries.
 """
 
@@ -19,7 +19,7 @@ import io
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -92,12 +92,14 @@ class Testset:
 
 def _student(seed: str, given: str, family: str, dob: str, album: str,
              photo: bool = False) -> StudentData:
-    picture = None
-    if photo:
-        from issuer_stub.photos import synthetic_portrait  # OpenCV
+    student = StudentData(given, family, dob, UNIVERSITY, album)
+    if not photo:
+        return student
+    from issuer_stub.codesize import portrait_budget
+    from issuer_stub.photos import synthetic_portrait  # OpenCV, Pillow
 
-        picture = synthetic_portrait(f"{seed}|{given}")
-    return StudentData(given, family, dob, UNIVERSITY, album, picture)
+    budget = portrait_budget(student, ISS)  # as the issuer fits a real one
+    return replace(student, photo=synthetic_portrait(f"{seed}|{given}", budget))
 
 
 def build_testset(seed: str) -> Testset:
