@@ -8,12 +8,15 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
 -------------------------------------------------------------------------------------
 ``POST /api/activate``
     Request ``{"code": "<activation code as typed; case, spaces and dashes do not count; the
-    activation QR's text is accepted too>", "device_key": {"kty": "EC", "crv": "P-256",
-    "x": "<base64url>", "y": "<base64url>"}}`` -- the JWK as WebCrypto ``exportKey("jwk",
-    publicKey)`` gives it; other JWK members (``key_ops``, ``ext``) are ignored.
+    activation QR's text is accepted too>", "device_key": "<base64url of the 33-byte compressed
+    point: 02 or 03 by the sign bit of y, then x>"}`` -- what the web wallet sends; a JWK
+    ``{"kty": "EC", "crv": "P-256", "x": "<base64url>", "y": "<base64url>"}`` as WebCrypto
+    ``exportKey("jwk", publicKey)`` gives it is accepted too (other members are ignored). The
+    credential always carries the key compressed (ML1 section 3).
     200 ``{"credential": "<standard base64, padded, of the credential COSE_Sign1 bytes, tag
     included>", "cti": "<32 hex digits>", "holder": {"gn": "...", "fn": "...", "uni": "...",
-    "exp": <epoch int>}, "photo": "<standard base64 of the JPEG, or null>"}``.
+    "exp": <epoch int>}, "photo": "<standard base64 of the portrait as signed (WebP, or an
+    older JPEG; tell by its first bytes), or null>"}``.
     Errors: 400 ``invalid_input`` / ``bad_device_key`` (not a P-256 point, ...), 404
     ``code_unknown``, 410 ``code_expired`` / ``code_used`` / ``code_cancelled`` (a newer order
     replaced it), 409 ``not_eligible`` (with ``condition``, the first failed rule, and
@@ -56,8 +59,14 @@ Admin endpoints (``Authorization: Bearer <DIR/admin.token>``; 401 ``unauthorized
 ``POST /api/admin/keys/rotate`` (``{"iss"}`` optional), ``POST /api/admin/publish``.
 Student fields: ``given_names``, ``family_name``, ``birth_date`` (YYYY-MM-DD), ``pesel``
 (check digit and birth date are checked), ``album``, ``status``, ``photo`` (standard base64 of
-a JPEG of at most 2048 bytes), ``els_issued_at`` (epoch), ``els_valid_until`` (31 March or 31
-October). Responses never contain the PESEL.
+a JPEG, PNG, WebP or AVIF photo of the student; the issuer finds the face and makes the portrait
+itself, fitted to the room the other fields leave in the QR code), ``els_issued_at`` (epoch),
+``els_valid_until`` (31 March or 31 October). Responses never contain the PESEL.
+Photo errors (400): ``photo_type`` (not an image that can be read), ``photo_dimensions`` (the
+header declares an absurd size; nothing is decoded), ``photo_no_face``, ``photo_size``.
+400 ``credential_too_large``: the names and university name are so long that the credential
+would fit no QR code at level M (at ``POST``/``PATCH`` of a student, and at activation or
+extension, which then leave the order or the old credential untouched).
 """
 
 from __future__ import annotations
@@ -278,7 +287,7 @@ class Api:
     # Wallet ----------------------------------------------------------------------------------
     async def activate(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        device_key = devicekeys.from_jwk(body.get("device_key"))
+        device_key = devicekeys.from_wire(body.get("device_key"))
         if not isinstance(body.get("code"), str):
             raise InvalidInput("code must be the activation code as text", "invalid_input")
         client, now = request.remote or "?", self.clock()

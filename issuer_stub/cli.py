@@ -24,8 +24,8 @@ from issuer_stub.semesters import following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
 from issuer_stub.timefmt import last_valid_day, moment
 from issuer_stub.wallet import Wallet, render_png
-from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import warsaw
+from verifier.device.buildinfo import VersionAction
 from verifier.device.clock import SystemClock
 from verifier.device.oserror import describe as describe_os_error
 
@@ -52,7 +52,8 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--pesel")
     parser.add_argument("--album")
     parser.add_argument("--status", choices=STATUSES)
-    parser.add_argument("--photo", type=Path, metavar="JPEG", help=f"at most {MAX_PHOTO_BYTES} B")
+    parser.add_argument("--photo", type=Path, metavar="IMAGE",
+                        help="a photo of the face (JPEG, PNG, WebP, AVIF): the portrait is made")
     parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH|today",
                         help="when the student ID card (ELS) was issued")
     parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD|next",
@@ -62,6 +63,7 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="issuer-stub", description="Test issuer for ML1 credentials and lists.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = sub.add_parser("init", help="create a trust anchor and a university key, publish")
@@ -136,7 +138,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     issue.add_argument("--family-name", required=True)
     issue.add_argument("--birth-date", required=True, metavar="YYYY-MM-DD")
     issue.add_argument("--album", required=True)
-    issue.add_argument("--photo", type=Path, metavar="JPEG")
+    issue.add_argument("--photo", type=Path, metavar="IMAGE", help="as for student add")
     issue.add_argument("--exp", type=int, metavar="EPOCH", help="default: end of the semester")
     issue.add_argument("--iss", help="which issuer of DIR signs (default: the first)")
     issue.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
@@ -228,13 +230,14 @@ def _may_write_wallet(path: Path, force: bool) -> None:
 
 
 def _read_photo(path: Path) -> bytes:
+    """A photo file to make the portrait from (``photos.portrait_for``)."""
+    from issuer_stub.students import check_photo
+
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read photo {path}: {exc.strerror}") from None
-    if len(data) > MAX_PHOTO_BYTES or not data.startswith(b"\xff\xd8"):
-        raise InvalidInput(f"photo must be a JPEG of at most {MAX_PHOTO_BYTES} bytes")
-    return data
+    return check_photo(data)
 
 
 def _els_issued(value: str, now: int) -> int:
@@ -272,9 +275,9 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
     if args.action == "add":
         fields = _fields(args, now)
         if "photo" not in fields and args.synthetic_photo:
-            from issuer_stub.photos import synthetic_portrait
+            from issuer_stub.photos import synthetic_photo
 
-            fields["photo"] = synthetic_portrait(f"{args.given_names} {args.family_name}")
+            fields["photo"] = synthetic_photo(f"{args.given_names} {args.family_name}")
         out.write(f"student {office.add_student(fields, now, args.iss)} added\n")
     elif args.action == "import":
         ids = office.import_csv(args.csv, now, args.iss)
@@ -397,8 +400,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             birth_date=args.birth_date,
             university=uni,
             album=args.album,
-            photo=None if args.photo is None else _read_photo(args.photo),
         )
+        if args.photo is not None:  # the portrait made from it, fitted to the fields
+            from issuer_stub.photos import portrait_for
+
+            student = portrait_for(_read_photo(args.photo), student, iss)
         exp = next_semester_end(now) if args.exp is None else args.exp
         wallet = registry.issue(student, now, exp, iss=iss)
         wallet.save(args.wallet)

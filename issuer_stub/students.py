@@ -19,10 +19,10 @@ from typing import Any
 from issuer_stub import pesel as pesel_rules
 from issuer_stub.errors import InvalidInput
 from issuer_stub.records import ACTIVE, STATUSES, StudentRecord
-from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import warsaw
 
-JPEG_MAGIC = b"\xff\xd8\xff"
+# A photo handed in: the issuer makes the credential's portrait from it (issuer_stub/photos.py).
+MAX_PHOTO_INPUT_BYTES = 25 * 1024 * 1024
 SEMESTER_ENDS = ((3, 31), (10, 31))  # an ELS is extended to 31 March or 31 October
 PERSONAL_FIELDS = frozenset({"given_names", "family_name", "birth_date", "pesel", "photo"})
 CSV_COLUMNS = ("given_names", "family_name", "birth_date", "pesel", "album", "status",
@@ -32,12 +32,14 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def check_photo(data: bytes) -> bytes:
-    """A JPEG (magic FF D8 FF) of at most 2048 bytes, as ML1 section 3 allows in ``ph``."""
-    if not data.startswith(JPEG_MAGIC):
-        raise InvalidInput("the photo must be a JPEG image", "photo_type")
-    if len(data) > MAX_PHOTO_BYTES:
+    """A JPEG, PNG, WebP or AVIF file (by its first bytes) of at most 25 MiB: the photo the
+    portrait is made from (the office does that; nothing is stored as it comes)."""
+    if not (data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or data[4:12] == b"ftypavif"):
+        raise InvalidInput("the photo must be a JPEG, PNG, WebP or AVIF image", "photo_type")
+    if len(data) > MAX_PHOTO_INPUT_BYTES:
         raise InvalidInput(
-            f"the photo is {len(data)} bytes; at most {MAX_PHOTO_BYTES} fit in a credential",
+            f"the photo file is {len(data)} bytes; at most {MAX_PHOTO_INPUT_BYTES} are read",
             "photo_size",
         )
     return data
@@ -110,7 +112,7 @@ def _validate(fields: dict[str, Any], now: int) -> dict[str, Any]:
     if fields.get("photo") is not None:
         photo = fields["photo"]
         if not isinstance(photo, bytes):
-            raise InvalidInput("photo must be JPEG bytes", "photo_type")
+            raise InvalidInput("photo must be image bytes", "photo_type")
         out["photo"] = check_photo(photo)
     elif "photo" in fields:
         out["photo"] = None
@@ -195,10 +197,10 @@ def read_csv(text: str, base: Path, now: int) -> tuple[list[CsvRow], list[tuple[
     """Every good row of a students CSV and ``(line, message)`` for each bad row.
 
     Header: any of ``CSV_COLUMNS``, the first three required; comma, semicolon or tab
-    separated. ``photo`` is a JPEG path relative to ``base``; empty gives a synthetic portrait.
+    separated. ``photo`` is an image path relative to ``base``; empty gives a synthetic portrait.
     ``els_issued`` is YYYY-MM-DD (start of that day, Warsaw) or epoch seconds.
     """
-    from issuer_stub.photos import synthetic_portrait  # OpenCV only for this command
+    from issuer_stub.photos import synthetic_photo  # OpenCV only for this command
 
     dialect = _dialect(text)
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
@@ -243,7 +245,7 @@ def read_csv(text: str, base: Path, now: int) -> tuple[list[CsvRow], list[tuple[
                     raise InvalidInput(message, "invalid_csv") from None
             else:
                 seed = cells.get("album") or f"line {line}"
-                fields["photo"] = synthetic_portrait(seed)
+                fields["photo"] = synthetic_photo(seed)
             rows.append(CsvRow(line, new_student(fields, now)))
         except InvalidInput as exc:
             errors.append((line, exc.message))

@@ -30,7 +30,7 @@ def run_audit(config: Config, days: int, rows: bool, out: TextIO, now: int | Non
     now = SystemClock().now() if now is None else now
     # Going back whole days from today's start; a DST change moves the edge by an hour at most.
     since = day_start(day_start(now) - (days - 1) * DAY + 3 * 3600)
-    log = AuditLog(directory, now)
+    log = AuditLog(directory, readonly=True)  # reading never prunes (or writes) a row
     try:
         found = list(log.rows(since))
     finally:
