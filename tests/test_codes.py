@@ -211,7 +211,7 @@ def test_cli_issue_refuses_a_credential_too_long(tmp_path: Path,
             FOUR_BYTES * 100, "--birth-date", "2003-05-17", "--album", "100234", "--photo",
             str(photo), "--wallet", str(wallet), "--now", str(NOW)]
     capsys.readouterr()
-    assert main(argv) == 1
+    assert main(argv) == 2
     err = capsys.readouterr().err
     assert "would not fit a QR code" in err and err.count("\n") == 1
     assert not wallet.exists()
@@ -308,7 +308,7 @@ def test_photos_refused_with_a_sentence(directory: Path, tmp_path: Path, astrona
     photo = tmp_path / "photo"
     photo.write_bytes(data)
     capsys.readouterr()
-    assert _cli_add(directory, photo) == 1
+    assert _cli_add(directory, photo) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
     with Registry(directory).reader() as store:

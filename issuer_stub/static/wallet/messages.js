@@ -73,6 +73,10 @@ const TEXTS = {
     "Połączenie jest zbyt wolne; spróbuj ponownie.",
     "The connection is too slow; try again.",
   ],
+  credential_too_large: [
+    "Dane (imiona, nazwa uczelni) są za długie na kod QR; zgłoś to uczelni.",
+    "The names and university name are too long for a QR code; tell the university.",
+  ],
   no_signing_key: [
     "Uczelnia nie może teraz podpisywać legitymacji; spróbuj później.",
     "The university cannot sign IDs right now; try again later.",
