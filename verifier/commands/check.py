@@ -111,15 +111,19 @@ def run_check(args: argparse.Namespace, stdin: IO[Any], out: TextIO, err: TextIO
                 raise ConfigError(f"cannot read image {shown(item)}: no such file")
     if isinstance(out, io.TextIOWrapper):  # a name the terminal's encoding lacks: never a crash
         out.reconfigure(errors="replace")
-    now = SystemClock().now() if args.now is None else args.now
+    clock = SystemClock(config.clock)
+    now = clock.now() if args.now is None else args.now
+    synchronized = clock.synchronized() if args.clock is None else args.clock == "synchronized"
     window = config.window if args.window is None else args.window
     all_ok, checked = True, 0
     for kind, value, echo in _inputs(args, stdin):
         result: CheckResult
         if kind == "text":
-            result = check_text(value, data, now, window)
+            result = check_text(value, data, now, window, clock_synchronized=synchronized)
         else:
-            result = check_frame(load_gray(value), data, now, window)
+            result = check_frame(
+                load_gray(value), data, now, window, clock_synchronized=synchronized
+            )
         checked += 1
         all_ok = all_ok and result.verdict == "valid"
         if args.json:

@@ -14,6 +14,7 @@ from typing import Any
 
 from verifier.core.errors import ConfigError
 from verifier.core.reasons import LANGUAGES
+from verifier.device.clock import CLOCK_SOURCES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
@@ -62,6 +63,12 @@ class Config:
     window: int = 90
     language: str = "pl"
     verdict_clear_seconds: int = 15
+    # Which clock to trust (ML1 section 6.1; see verifier/device/clock.py): "system" as it is,
+    # or "ntp": only once NTP has set it since boot (a kit without a battery-backed clock).
+    clock: str = "system"
+    # One credential with the same outcome shown again within this many seconds (a phone
+    # held in view while its code refreshes) counts and beeps once; 0 turns that off.
+    repeat_span: int = 60
     camera: CameraConfig = field(default_factory=CameraConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
@@ -145,12 +152,20 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         ("sync_deadline", 1, 3600),
         ("window", 1, 3600),
         ("verdict_clear_seconds", 1, 3600),
+        ("repeat_span", 0, 3600),
     ):
         if name in data:
             _check_type(f"{where}: {name}", data[name], int)
             if not lo <= data[name] <= hi:
                 raise ConfigError(f"{where}: {name} must be between {lo} and {hi}")
             values[name] = data[name]
+    if "clock" in data:
+        if data["clock"] not in CLOCK_SOURCES:
+            raise ConfigError(
+                f"{where}: clock must be one of {', '.join(CLOCK_SOURCES)} (\"ntp\" on a kit "
+                "without a battery-backed clock)"
+            )
+        values["clock"] = data["clock"]
     interval = values.get("sync_interval", Config.sync_interval)
     if "sync_deadline" not in values:  # a short interval brings the default deadline down with it
         values["sync_deadline"] = min(DEFAULT_SYNC_DEADLINE, interval // 2)

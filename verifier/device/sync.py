@@ -37,6 +37,11 @@ from verifier.device.trustdata import load_anchor
 
 log = logging.getLogger(__name__)
 
+
+def _untrusted(url: str) -> str:
+    return (f"the HTTPS certificate of {url} is not trusted (or not valid for that name): add "
+            "its CA to the system CA store, or point REQUESTS_CA_BUNDLE at the CA's PEM file")
+
 Status = Literal["fetched", "not_modified", "rejected", "failed"]
 TRUST_LIST = "trust list"
 REVOCATION_LIST = "revocation list"
@@ -180,7 +185,10 @@ class Syncer:
         if skew is not None and abs(skew) <= self.window:
             skew = None
         report = SyncReport(results[0], results[1], at=self.clock.now(), clock_skew=skew)
-        self._save_state(last_sync={"at": report.at, "ok": report.ok, "clock_skew": skew})
+        offset = max(skews, key=abs) if skews else None  # for `verifier status`, any size
+        self._save_state(
+            last_sync={"at": report.at, "ok": report.ok, "clock_skew": skew, "clock_offset": offset}
+        )
         return report
 
     # One list --------------------------------------------------------------------------------
@@ -256,6 +264,9 @@ class Syncer:
                 raise
             except _Retry as exc:
                 last, unreachable = str(exc), False
+            except requests.exceptions.SSLError:  # retrying will not make it trusted
+                last, unreachable = _untrusted(url), False
+                break
             except requests.ConnectionError as exc:
                 if exc.args and isinstance(exc.args[0], ProtocolError):  # it answered nonsense
                     last, unreachable = f"transfer of {url} failed (not a valid HTTP answer)", False

@@ -33,6 +33,7 @@ LABELS = {
         "clock_ok": "zegar ok",
         "clock_behind": "zegar COFNIĘTY",
         "press_s": "Naciśnij s, aby zsynchronizować listy.",
+        "audit_failed": "DZIENNIK: nie można zapisać",
     },
     "en": {
         "ready": "Ready — show the QR code",
@@ -50,6 +51,7 @@ LABELS = {
         "clock_ok": "clock ok",
         "clock_behind": "clock BEHIND",
         "press_s": "Press s to sync the lists.",
+        "audit_failed": "LOG: cannot write",
     },
 }
 

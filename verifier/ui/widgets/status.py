@@ -20,6 +20,7 @@ class StatusInfo:
     last_sync: str
     clock_behind: bool
     counts: tuple[int, int, int]  # valid, invalid, check
+    audit_ok: bool = True  # False: verdicts cannot be written to the audit log (a full disk)
 
 
 class StatusBar(Static):
@@ -38,4 +39,6 @@ class StatusBar(Static):
         )
         v, i, c = info.counts
         text.append(f"  ✔ {v}  ✘ {i}  ? {c}")
+        if not info.audit_ok:
+            text.append(f"  {label('audit_failed', lang)}", style="bold red")
         self.update(text)
