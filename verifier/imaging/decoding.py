@@ -21,6 +21,7 @@ Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -40,14 +41,71 @@ log = logging.getLogger(__name__)
 ML1_MODULES = 113
 
 
+#: Bounds on an image file, checked on its header before anything is decoded: a few hundred
+#: bytes can declare gigapixels. 50 megapixels takes a 48 MP phone photo (8000 x 6000) and the
+#: Pi HQ camera's 12 MP stills; the greyscale frame is then at most 50 MB.
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_IMAGE_SIDE = 20_000
+MAX_IMAGE_BYTES = 128 * 1024 * 1024
+#: What Pillow must identify the header as; cv2 decodes the same formats (allow-list).
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "PPM")
+
+
+def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
+    """(width, height) from the header alone; ConfigError if it is no image or too large.
+
+    Pillow's ``Image.open`` reads only the header (PNG's IHDR, JPEG's SOF, ...); the pixels are
+    decoded later, by cv2, only once the declared size is within the bounds above.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own refusal, past 179 megapixels
+        width = height = 0
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        # Pillow's plugins raise these on a damaged header; SyntaxError is its "not this format"
+        raise ConfigError(f"cannot read image {name}: not a PNG/JPEG image") from None
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) or (
+        width * height > MAX_IMAGE_PIXELS
+    ):
+        declared = f"{width} x {height} pixels" if width and height else "a huge size"
+        raise ConfigError(
+            f"cannot read image {name}: it declares {declared}, more than the "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels an image may have"
+        )
+    return width, height
+
+
 def load_gray(path: str | Path) -> np.ndarray:
-    """Read an image file as an 8-bit greyscale array; ConfigError if it can't be read."""
+    """Read an image file as an 8-bit greyscale array; ConfigError if it can't be read.
+
+    The file's size and the dimensions its header declares are bounded before any pixel is
+    decoded (``image_size``): a bomb is a one-sentence refusal, never gigabytes or a traceback.
+    """
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
-    if data is None:
-        raise ConfigError(f"cannot read image {path}: no such file")
-    gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    file = Path(path)
+    try:
+        if not file.is_file():
+            raise ConfigError(f"cannot read image {path}: no such file")
+        if file.stat().st_size > MAX_IMAGE_BYTES:
+            raise ConfigError(
+                f"cannot read image {path}: larger than {MAX_IMAGE_BYTES // 2**20} MiB"
+            )
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    image_size(data, str(path))
+    try:
+        gray = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # cv2 refuses some damaged files by raising instead of returning None
+        gray = None
     if gray is None:
         raise ConfigError(f"cannot read image {path}: not a PNG/JPEG image")
     return gray
