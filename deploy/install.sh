@@ -56,6 +56,7 @@ ANCHOR_FROM=""
 LIST_URL=""
 LIST_URL_GIVEN=0
 SOURCE=""
+CLOCK_SOURCE="ntp"
 
 usage() {
     cat <<EOF
@@ -79,6 +80,9 @@ units (app on tty1, list sync timer, metrics timer).
   --root DIR       act on the system image under DIR (only with --check or --dry-run)
   --source DIR     the mleg-verifier source tree or release bundle (default: the one
                    holding this script); a bundle installs with no network
+  --rtc            the kit has a battery-backed clock (Pi 5 with its battery, a DS3231):
+                   trust the system clock as it is (config clock = "system"); without it
+                   the kit trusts its clock only once NTP has set it since boot ("ntp")
   --force          install on a system that is not Raspberry Pi OS on a Pi (plain Debian 12
                    or later, for testing: no Pi camera packages, camera source "opencv")
   -h, --help       this text
@@ -105,6 +109,7 @@ while (($#)); do
     --root=*) ROOT=${1#*=}; shift ;;
     --source) SOURCE=${2:?--source needs a directory}; shift 2 ;;
     --source=*) SOURCE=${1#*=}; shift ;;
+    --rtc) CLOCK_SOURCE="system"; shift ;;
     --force) FORCE=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
@@ -646,6 +651,9 @@ else
 anchor = "$ANCHOR"
 list_url = "$LIST_URL"
 cache_dir = "$STATE"
+# "ntp": the clock counts only once NTP has set it since boot (no battery-backed clock);
+# "system": a fitted RTC keeps it (install.sh --rtc). See deploy/README.md, "The clock".
+clock = "$CLOCK_SOURCE"
 
 [camera]
 source = "$CAMERA_SOURCE"

@@ -334,6 +334,22 @@ def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) ->
     assert str(config.anchor) == "/etc/mleg-verifier/anchor.pem"
     assert str(config.cache_dir) == "/var/lib/mleg-verifier"
     assert config.camera.source == "picamera2"
+    # A Pi without a battery-backed clock trusts its clock only once NTP has set it.
+    assert config.clock == "ntp"
+
+
+@needs_dpkg
+def test_a_kit_with_an_rtc_trusts_its_system_clock(tmp_path: Path, anchor: Path) -> None:
+    import tomllib
+
+    from verifier.device.config import parse_config
+
+    root = fake_root(tmp_path / "root")
+    result = install("--dry-run", "--rtc", "--anchor", anchor, "--list-url", "http://l.example",
+                     root=root)
+    lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
+    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    assert parse_config(tomllib.loads(text)).clock == "system"
 
 
 @needs_dpkg

@@ -108,7 +108,7 @@ def _run_app(args: argparse.Namespace) -> int:
         sys.stderr.write("verifier app --demo: no terminal; running the text demo instead\n")
         return run_text_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
-    clock = SystemClock()
+    clock = SystemClock(config.clock)
     if args.demo:
         from verifier.commands.demo import demo_world
 

@@ -36,6 +36,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     check.add_argument("--now", type=int, metavar="EPOCH_SECONDS", help="verify at this time")
     check.add_argument("--window", type=int, metavar="SECONDS", help="presentation window")
+    check.add_argument(
+        "--clock",
+        choices=("synchronized", "unsynchronized"),
+        help="treat this machine's clock as synchronized or not (default: from the config's "
+        "clock setting); an unsynchronized clock gives CHECK, never VALID",
+    )
     check.add_argument("--text", action="store_true", help="INPUTs are QR texts, not images")
     check.add_argument("--lang", choices=("en", "pl"), default="en", help="language of lines")
     check.add_argument(
@@ -54,6 +60,11 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     audit = sub.add_parser("audit", help="verdict counts from the app's audit log (no names)")
     audit.add_argument("--days", type=int, default=1, help="today and the N-1 days before")
     audit.add_argument("--rows", action="store_true", help="print every row, not only counts")
+    audit_fmt = audit.add_mutually_exclusive_group()
+    audit_fmt.add_argument("--json", dest="fmt", action="store_const", const="json",
+                           default="text", help="one JSON object")
+    audit_fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv",
+                           help="CSV with a header line (for a spreadsheet)")
 
     status = sub.add_parser("status", help="how this kit is: lists, sync, clock, camera, counts")
     out = status.add_mutually_exclusive_group()
@@ -100,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verifier.device.config import load_config
 
             config = load_config(Path(args.config) if args.config else None)
-            return run_audit(config, args.days, args.rows, sys.stdout)
+            return run_audit(config, args.days, args.rows, sys.stdout, fmt=args.fmt)
         if args.command == "status":
             from verifier.commands.status import run_status
             from verifier.device.config import load_config
@@ -121,6 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_text_demo(args.out, sys.stdout)
     except VerifierError as exc:
         print(f"verifier: {exc.title.lower()}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user named: missing, not writable, a full disk
+        from verifier.device.oserror import describe
+
+        print(f"verifier: {describe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -213,7 +213,13 @@ class InspectorApp(App[None]):
         if text == self.last_text and recent:
             self.last_seen = now
             return self.result
-        result = check_texts([text], self.trust, now, self.window)
+        result = check_texts(
+            [text],
+            self.trust,
+            now,
+            self.window,
+            clock_synchronized=self.services.clock.synchronized(),
+        )
         self.last_text, self.last_seen = text, now
         if recent and self.result is not None and _same_outcome(self.result, result):
             # The phone refreshed its code (a new text) but nothing changed: no re-announce.
