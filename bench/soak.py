@@ -78,7 +78,6 @@ class SoakResult:
     syncs_asked: int = 0
     rss_after_50_kib: int | None = None
     rss_end_kib: int | None = None
-    hwm_before_first_sync_kib: int | None = None
     hwm_after_first_sync_kib: int | None = None
     threads_after_50: int | None = None
     threads_end: int | None = None
@@ -338,7 +337,6 @@ def _soak(kit: Kit, proc: subprocess.Popen, controller: int, result: SoakResult,
           sync_every: int, started: float, deadline: float) -> None:
     pid = proc.pid
     first_sync_seen = last_sync_at(kit.cache)
-    result.hwm_before_first_sync_kib = proc_field(pid, "VmHWM")
     synced_at = first_sync_seen
     next_sync = sync_every
     while time.monotonic() - started < deadline and proc.poll() is None:
@@ -388,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
           f"revocation list seq at the end {r.revocation_seq_end}")
     print(f"RSS after 50 codes {r.rss_after_50_kib} KiB, at the end {r.rss_end_kib} KiB, "
           f"drift {'-' if drift is None else f'{drift:+.1%}'}")
-    print(f"VmHWM before the first sync {r.hwm_before_first_sync_kib} KiB, "
-          f"after it {r.hwm_after_first_sync_kib} KiB")
+    print(f"peak RSS (VmHWM) once the first sync (a newer {args.ids}-id list) is done: "
+          f"{r.hwm_after_first_sync_kib} KiB")
     print(f"threads after 50 codes {r.threads_after_50}, at the end {r.threads_end}; "
           f"alive at the end {r.alive_at_end}, camera {r.camera_at_end!r}, exit {r.exit_code}")
     print(f"wall time {r.seconds:.0f} s")

@@ -547,12 +547,10 @@ HARDENING = {
     "ProtectKernelModules": "yes",
     "ProtectKernelLogs": "yes",
     "ProtectControlGroups": "yes",
-    "ProtectClock": "yes",
     "RestrictNamespaces": "yes",
     "RestrictSUIDSGID": "yes",
     "LockPersonality": "yes",
     "SystemCallArchitectures": "native",
-    "SystemCallFilter": "@system-service",
     "UMask": "0077",
     "User": "mleg",
     "StateDirectory": "mleg-verifier",
@@ -563,11 +561,26 @@ HARDENING = {
 def test_services_are_hardened_and_every_directive_says_why(unit: str) -> None:
     for key, value in HARDENING.items():
         assert values(unit, key) == [value], key
+    assert values(unit, "SystemCallFilter")[0] == "@system-service"
     assert "AF_PACKET" not in values(unit, "RestrictAddressFamilies")[0]
     assert values(unit, "ExecStart")[0].startswith(VENV_VERIFIER + " ")
     assert values(unit, "Environment")[0] == "MLEG_VERIFIER_CONFIG=/etc/mleg-verifier/config.toml"
     uncommented = [k for s, k, _, c in directives(unit) if s == "Service" and not c]
     assert uncommented in ([], ["Type"])
+
+
+@pytest.mark.parametrize(("unit", "reads_ntp_state"),
+                         [(APP_UNIT, True), (SYNC_UNIT, False), (METRICS_UNIT, True)])
+def test_the_clock_cannot_be_set_and_its_ntp_state_can_be_read(
+    unit: str, reads_ntp_state: bool
+) -> None:
+    # No CAP_SYS_TIME: the kernel refuses to set the clock whatever the filter allows.
+    assert values(unit, "CapabilityBoundingSet") == [""]
+    if reads_ntp_state:  # config clock = "ntp": adjtimex(modes=0) must not get EPERM
+        assert values(unit, "ProtectClock") == ["no"]
+        assert "adjtimex clock_adjtime" in values(unit, "SystemCallFilter")
+    else:
+        assert values(unit, "ProtectClock") == ["yes"]
 
 
 def test_app_may_open_only_camera_console_and_gpio_devices() -> None:

@@ -25,7 +25,9 @@ def _soak():
 def test_500_codes_with_a_sync_every_20_lose_no_thread_memory_or_verdict() -> None:
     result = _soak().run_soak(codes=500, sync_every=20, ids=200_000)
     assert result.alive_at_end and result.camera_at_end == "ok"  # no worker thread lost
-    assert result.threads_end == result.threads_after_50
+    # The same threads at the end as after 50 codes (one more or less: a sync in flight).
+    assert result.threads_end is not None and result.threads_after_50 is not None
+    assert abs(result.threads_end - result.threads_after_50) <= 1
     assert result.covered == 500 and not result.wrong  # every code, every verdict as expected
     assert result.syncs_asked >= 20 and result.syncs_done >= 10
     assert result.revocation_seq_end is not None and result.revocation_seq_end >= 10
