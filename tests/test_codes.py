@@ -335,3 +335,16 @@ def test_a_student_added_with_photo_keeps_no_input_bytes(tmp_path: Path,
     student_id = issuer.office.add_student({**student_fields(1), "photo": given}, NOW)
     stored = issuer.office.student(student_id).photo
     assert stored is not None and stored != given and len(stored) <= 1024
+
+
+def test_a_csv_row_whose_photo_has_no_face_is_named_by_its_line(tmp_path: Path) -> None:
+    from tests.test_issuer_lifecycle import CSV_HEADER, _csv_row
+
+    issuer = Issuer(tmp_path / "issuer")
+    (tmp_path / "wall.png").write_bytes(png(np.full((400, 300, 3), 200, np.uint8)))
+    csv = tmp_path / "students.csv"
+    csv.write_text("\n".join([CSV_HEADER, _csv_row(1), _csv_row(2, "wall.png")]) + "\n")
+    with pytest.raises(InvalidInput) as exc:
+        issuer.office.import_csv(csv, NOW)
+    assert "line 3" in exc.value.message and "no face" in exc.value.message
+    assert issuer.office.students() == []
