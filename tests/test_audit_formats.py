@@ -20,7 +20,7 @@ from verifier.imaging.pipeline import check_texts
 @pytest.fixture
 def config(world: World, tmp_path: Path) -> Config:
     data = world.trust_data()
-    log = AuditLog(tmp_path / "audit", NOW)
+    log = AuditLog(tmp_path / "audit")
     for at in (NOW - DAY, NOW, NOW + 5):
         log.record(check_texts([world.wallet().present(at)], data, at), at)
     log.record(check_texts([world.wallet(exp=NOW - 1).present(NOW)], data, NOW), NOW)
