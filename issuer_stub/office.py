@@ -100,6 +100,8 @@ class Office:
                     ids.append(self._insert(store, row.fields, now, iss))
                 except Conflict as exc:
                     conflicts.append((row.line, exc.message))
+                except InvalidInput as exc:  # the portrait: no face, too long for a QR code
+                    errors.append((row.line, exc.message))
             if errors or conflicts:  # raising rolls the session back: nothing is written
                 message = students.csv_errors(errors + conflicts, path)
                 if errors:
