@@ -95,7 +95,16 @@ class Office:
         rows, errors = students.read_csv(text, path.parent, now)
         with self.registry.session() as store:
             ids, conflicts = [], []
+            first_line: dict[tuple[str, str], int] = {}  # (field, value) -> its first line
             for row in rows:
+                repeats = [(f, first_line.setdefault((f, row.fields[f]), row.line))
+                           for f in ("pesel", "album") if row.fields.get(f)]
+                repeats = [(f, line) for f, line in repeats if line != row.line]
+                if repeats:  # within the file: say which line it repeats (values never shown)
+                    conflicts.append((row.line, "; ".join(
+                        f"the same {'PESEL' if f == 'pesel' else 'album number'} as line {line}"
+                        for f, line in repeats)))
+                    continue
                 try:
                     ids.append(self._insert(store, row.fields, now, iss))
                 except Conflict as exc:

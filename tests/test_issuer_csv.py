@@ -44,6 +44,7 @@ def test_every_bad_row_is_reported_in_one_run_and_nothing_is_written(
         assert f"line {line}:" in said
     assert "line 2:" not in said and "line 10:" not in said
     assert "truncated" in said and bad_pesel not in said
+    assert "line 8: the same PESEL as line 2; the same album number as line 2" in said
     assert issuer.office.students() == []
 
 
