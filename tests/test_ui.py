@@ -114,7 +114,7 @@ async def test_warning_is_amber_and_status_shows_counts(world: World) -> None:
         assert app.screen.query_one(VerdictPanel).has_class("-warning")
         assert "CHECK" in panel_text(app)
         status = str(app.screen.query_one(StatusBar).render())
-        assert "? 1" in status and "RL —" in status
+        assert "!1" in status and "RL —" in status
 
 
 async def test_language_toggle_and_help(world: World) -> None:
@@ -140,7 +140,9 @@ async def test_history_keeps_no_names_and_shows_every_check(world: World) -> Non
         await pilot.pause()
         assert isinstance(app.screen, DetailsScreen)
         details = str(app.screen.query_one("#details").render())
-        assert "✔ unknown_issuer" in details and "✘ expired" in details
+        assert "✔ issuer on the trust list: passed" in details
+        assert "✘ expiry date: the credential has expired" in details
+        assert "unknown_issuer" not in details and "expired:" not in details
 
 
 async def test_without_trust_list_it_says_so_before_scanning() -> None:
@@ -152,7 +154,7 @@ async def test_without_trust_list_it_says_so_before_scanning() -> None:
     app = InspectorApp(Services(load_trust=missing, clock=FixedClock(NOW)), language="en")
     async with app.run_test() as pilot:
         await pilot.pause()
-        assert "Cannot verify" in panel_text(app)
+        assert "The kit cannot check IDs" in panel_text(app)
         assert app.submit_texts(["ML1:anything"]) is None
 
 
@@ -233,9 +235,10 @@ async def test_sync_key_refreshes_lists_and_a_revoked_code_stops_passing(world: 
         fake.release.set()
         for _ in range(250):  # the sync thread answers within a few ms; allow a loaded machine
             await pilot.pause(0.02)
-            if "fetched" in str(app.screen.query_one(StatusBar).render()):
+            if "synced" in str(app.screen.query_one(StatusBar).render()):
                 break
-        assert "revocations fetched" in str(app.screen.query_one(StatusBar).render())
+        assert "synced" in str(app.screen.query_one(StatusBar).render())
+        assert app.sync_message == "trust list not modified, revocations fetched"
         result = app.submit_texts([wallet.present(NOW + 10)])
         assert result is not None and result.reason == "revoked"
     assert fake.stopped
