@@ -8,6 +8,15 @@ from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
 
 LABELS = {Verdict.VALID: "VALID", Verdict.WARNING: "CHECK", Verdict.INVALID: "INVALID"}
+_WORDS = {
+    "en": {**LABELS, "until": "valid until"},
+    "pl": {
+        Verdict.VALID: "WAŻNA",
+        Verdict.WARNING: "SPRAWDŹ",
+        Verdict.INVALID: "NIEWAŻNA",
+        "until": "ważna do",
+    },
+}
 
 
 def warsaw() -> tzinfo:
@@ -26,7 +35,8 @@ def last_valid_day(exp: int) -> str:
 
 
 def result_line(result: CheckResult, lang: str = "en") -> str:
-    parts = [LABELS[result.verdict]]
+    words = _WORDS.get(lang, _WORDS["en"])
+    parts = [words[result.verdict]]
     if result.reason is not None:
         parts.append(f"{result.reason}: {describe(result.reason, lang)}")
     if result.warnings:
@@ -35,6 +45,7 @@ def result_line(result: CheckResult, lang: str = "en") -> str:
         parts.append(f"{result.holder.given_names} {result.holder.family_name}")
     if result.credential is not None:
         parts.append(
-            f"{result.credential.issuer_name}, valid until {last_valid_day(result.credential.exp)}"
+            f"{result.credential.issuer_name}, {words['until']} "
+            f"{last_valid_day(result.credential.exp)}"
         )
     return " | ".join(parts)

@@ -145,8 +145,12 @@ class InspectorApp(App[None]):
         self.call_from_thread(self._set_camera, state, fps)
 
     def _set_camera(self, state: str, fps: float | None) -> None:
+        before = self.camera_key()
         self.camera_state, self.fps = state, fps
-        self.render_status()
+        if self.camera_key() != before:  # a missing camera takes over the ready screen
+            self.render_all()
+        else:
+            self.render_status()
 
     def submit_texts(self, texts: list[str]) -> CheckResult | None:
         """A camera read or a scanner line: check it and show the verdict at once."""

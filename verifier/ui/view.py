@@ -260,12 +260,10 @@ class VerdictView:
 
 def verdict_view(result: CheckResult, now: int, lang: str) -> VerdictView:
     title = _table(TITLES, lang)[result.verdict]
-    if result.reason is not None:
-        sentence = _sentence(describe(result.reason, lang))
-    elif result.warnings:
-        sentence = _sentence("; ".join(describe(w, lang) for w in result.warnings))
-    else:
-        sentence = ""
+    # Codes without a sentence (a core newer than this table) are left out, never shown raw.
+    codes = [result.reason] if result.reason is not None else list(result.warnings)
+    known = [describe(c, lang) for c in codes if describe(c, lang) != str(c)]
+    sentence = _sentence("; ".join(known)) if known else ""
     glyph, action = GLYPHS[result.verdict], action_line(result, lang)
     holder, cred = result.holder, result.credential
     if holder is None:

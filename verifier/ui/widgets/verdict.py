@@ -65,6 +65,7 @@ class VerdictPanel(Static):
     def _compose_text(self, view: VerdictView, ago: str) -> Text:
         room = self.content_size
         below = [line for line in (view.action, view.sentence) if line]
+        below_rows = sum(-(-len(line) // max(room.width, 1)) for line in below)  # wrapped
         word = f"{view.glyph} {view.title}"
         head = [word]
         big = big_lines(word)
@@ -72,7 +73,7 @@ class VerdictPanel(Static):
             if big is None:
                 break
             lines = scaled(big, factor)
-            if len(lines[0]) <= room.width and len(lines) + len(below) + 2 <= room.height:
+            if len(lines[0]) <= room.width and len(lines) + below_rows + 2 <= room.height:
                 head = [*lines, ""]
                 break
         # Centre every line on the widest that fits, so the lines sit under the block letters.
