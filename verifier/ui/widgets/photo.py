@@ -77,6 +77,15 @@ def photo_columns(image_size: tuple[int, int], rows: int) -> int:
     return max(1, round(rows * 2 * w / h))
 
 
+def sixel_columns(image_size: tuple[int, int], rows: int) -> int:
+    """Cells across for a Sixel photo ``rows`` cells tall, from the terminal's cell size."""
+    from textual_image._terminal import get_cell_size
+
+    cell = get_cell_size()  # asked of the terminal before Textual started, then cached
+    w, h = image_size
+    return max(1, round(rows * cell.height * w / (h * cell.width)))
+
+
 class Photo(Vertical):
     """Shows a decoded portrait, a "cannot be displayed" note, or nothing.
 
@@ -130,7 +139,7 @@ class Photo(Vertical):
             cells.update("")
             widget.display = True
             widget.styles.height = rows
-            widget.styles.width = "auto"
+            widget.styles.width = sixel_columns(image.size, rows)
             widget.image = image  # type: ignore[attr-defined]
             return
         cells.display = True
