@@ -5,6 +5,7 @@
 #   sudo deploy/install.sh            # asks for the anchor and the list URL on a terminal
 #   deploy/install.sh --check         # what is missing; changes nothing
 #   deploy/install.sh --dry-run       # prints every step instead of doing it
+#   sudo deploy/install.sh --screen console   # the Linux console instead of the kiosk
 #
 # Re-run it to upgrade: it reinstalls the project into the venv, refreshes the units and
 # restarts the app; it never duplicates the user and never overwrites an existing config.
@@ -30,6 +31,13 @@ PI_PACKAGES=(python3-picamera2 python3-lgpio)
 PACKAGES=(python3-venv python3-numpy python3-gpiozero fake-hwclock)
 GROUPS_WANTED=(video gpio)
 MIN_DEBIAN=12 # bookworm
+# The screen: "kiosk" (the default) runs the app in foot under the cage compositor, with
+# the photo in real pixels; "console" runs it on the Linux console (tty1), half-block photo.
+KIOSK_UNIT=mleg-verifier-kiosk.service
+CONSOLE_UNIT=mleg-verifier.service
+KIOSK_PACKAGES=(cage foot fonts-dejavu-core)
+FOOT_INI=$ETC/foot.ini
+SCREEN=""
 
 ROOT=""
 DRY_RUN=0
@@ -43,7 +51,7 @@ SOURCE=""
 usage() {
     cat <<EOF
 Usage: install.sh [--anchor FILE] [--list-url URL] [--check | --dry-run] [--root DIR]
-                  [--source DIR] [--force]
+                  [--source DIR] [--force] [--screen kiosk|console]
 
 Installs mleg-verifier as an appliance on Raspberry Pi OS (Bookworm or later): apt packages,
 a venv in $VENV, the system user '$SERVICE_USER', $ETC (config, trust anchor),
@@ -59,6 +67,9 @@ $STATE (list cache) and the systemd units (app on tty1, list sync timer).
   --source DIR     the mleg-verifier source tree (default: the one holding this script)
   --force          install on a system that is not Raspberry Pi OS on a Pi (plain Debian 12
                    or later, for testing: no Pi camera packages, camera source "opencv")
+  --screen MODE    kiosk: the app full screen in foot under cage (truecolour, the photo in
+                   real pixels); console: on the Linux console of tty1. Default: the mode
+                   already installed, else kiosk
   -h, --help       this text
 
 Without --anchor or --list-url, install.sh asks on a terminal when it needs them.
@@ -83,6 +94,8 @@ while (($#)); do
     --source) SOURCE=${2:?--source needs a directory}; shift 2 ;;
     --source=*) SOURCE=${1#*=}; shift ;;
     --force) FORCE=1; shift ;;
+    --screen) SCREEN=${2:?--screen needs kiosk or console}; shift 2 ;;
+    --screen=*) SCREEN=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
     esac
@@ -98,6 +111,8 @@ if [[ -n $ROOT ]] && ((!CHECK && !DRY_RUN)); then
     die 2 "--root works only with --check or --dry-run (commands cannot run inside $ROOT)"
 fi
 ((CHECK && DRY_RUN)) && die 2 "use --check or --dry-run, not both"
+[[ -z $SCREEN || $SCREEN == kiosk || $SCREEN == console ]] ||
+    die 2 "--screen must be kiosk or console, not $SCREEN"
 SOURCE=${SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 [[ -f $SOURCE/pyproject.toml && -d $SOURCE/systemd ]] ||
     die 2 "$SOURCE is not the mleg-verifier source tree (no pyproject.toml and systemd/)"
@@ -259,6 +274,23 @@ if ((ON_PI)); then
 else
     CAMERA_SOURCE=opencv
 fi
+if [[ -z $SCREEN ]]; then # keep what is installed; a new kit gets the kiosk
+    SCREEN=kiosk
+    if unit_enabled "$CONSOLE_UNIT" multi-user.target &&
+        ! unit_enabled "$KIOSK_UNIT" multi-user.target; then
+        SCREEN=console
+    fi
+fi
+if [[ $SCREEN == kiosk ]]; then
+    APP_UNIT=$KIOSK_UNIT
+    OTHER_UNIT=$CONSOLE_UNIT
+    PACKAGES+=("${KIOSK_PACKAGES[@]}")
+    UNITS+=("$KIOSK_UNIT")
+else
+    APP_UNIT=$CONSOLE_UNIT
+    OTHER_UNIT=$KIOSK_UNIT
+fi
+ENABLE=("$APP_UNIT" mleg-verifier-sync.timer)
 
 # ---- --check -----------------------------------------------------------------------------
 MISSING=0
@@ -338,8 +370,11 @@ run_check() {
             ok "unit $unit"
         fi
     done
-    if unit_enabled mleg-verifier.service multi-user.target; then ok "app enabled at boot"; else
-        missing "app enabled at boot (multi-user.target.wants/mleg-verifier.service)"
+    if [[ $SCREEN == kiosk ]]; then
+        check_path "$FOOT_INI" 640 root "$SERVICE_USER" "kiosk terminal settings"
+    fi
+    if unit_enabled "$APP_UNIT" multi-user.target; then ok "app ($SCREEN) enabled at boot"; else
+        missing "app enabled at boot (multi-user.target.wants/$APP_UNIT)"
     fi
     if unit_enabled mleg-verifier-sync.timer timers.target; then ok "sync timer enabled"; else
         missing "sync timer enabled (timers.target.wants/mleg-verifier-sync.timer)"
@@ -508,6 +543,15 @@ except VerifierError as exc:
     say "valid"
 fi
 
+if [[ $SCREEN == kiosk ]]; then
+    step "Kiosk terminal $FOOT_INI"
+    if cmp -s "$SOURCE/deploy/foot.ini" "$ROOT$FOOT_INI"; then
+        say "unchanged"
+    else
+        put_file "$FOOT_INI" 0640 "root:$SERVICE_USER" <"$SOURCE/deploy/foot.ini"
+    fi
+fi
+
 step "systemd units"
 for unit in "${UNITS[@]}"; do
     if cmp -s "$SOURCE/systemd/$unit" "$ROOT$UNIT_DIR/$unit"; then
@@ -524,6 +568,10 @@ fi
 if desktop_boot; then
     run systemctl set-default multi-user.target
 fi
+# One screen at a time: the other mode's unit is switched off (the units conflict anyway).
+if unit_enabled "$OTHER_UNIT" multi-user.target; then
+    run systemctl disable "$OTHER_UNIT"
+fi
 run systemctl enable "${ENABLE[@]}"
 
 step "Start"
@@ -537,7 +585,7 @@ else
         say "new anchor: the app restarts; it verifies again once the sync has fetched lists"
     fi
     # Picks up the new code and anchor; on a first install, starts it.
-    run systemctl restart mleg-verifier.service
+    run systemctl restart "$APP_UNIT"
 fi
 
 step "Done"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import itertools
 import os
 import pty
 import re
@@ -292,11 +293,19 @@ def test_dry_run_on_a_fresh_pi_plans_the_whole_install(tmp_path: Path, anchor: P
     assert "would write /etc/mleg-verifier/config.toml (0640 root:mleg)" in out
     assert f'| list_url = "{url}"' in out and '| source = "picamera2"' in out
     assert "would write /etc/mleg-verifier/anchor.pem (0644 root:root)" in out
-    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER, "mleg-verifier-kiosk.service"):
         assert f"/etc/systemd/system/{unit}" in out
-    assert "would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer" in out
+    # A new kit gets the kiosk (cage + foot); --screen console the Linux console.
+    for package in ("cage", "foot", "fonts-dejavu-core"):
+        assert package in apt
+    assert "would write /etc/mleg-verifier/foot.ini (0640 root:mleg)" in out
+    assert "would run: systemctl enable mleg-verifier-kiosk.service mleg-verifier-sync.timer" in out
     assert "dry run: nothing was changed" in out
     assert tree(root) == before
+    console = install("--dry-run", "--anchor", anchor, "--list-url", url, "--screen", "console",
+                      root=root).stdout
+    assert "would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer" in console
+    assert "foot.ini" not in console and " cage " not in console
 
 
 @needs_dpkg
@@ -307,7 +316,8 @@ def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) ->
     result = install("--dry-run", "--anchor", anchor, "--list-url", "http://10.0.0.2:8080/",
                      root=root)
     lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
-    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    text = "\n".join(line[6:] for line in itertools.takewhile(
+        lambda line: line.startswith("    |"), lines[1:]))
     import tomllib
 
     config = parse_config(tomllib.loads(text))

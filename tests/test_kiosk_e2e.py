@@ -145,6 +145,7 @@ def test_kiosk_shows_the_verdict_and_the_signed_photo_in_real_pixels(workdir: Pa
     sway_config = workdir / "sway.cfg"
     sway_config.write_text(
         f"output HEADLESS-1 mode {SCREEN[0]}x{SCREEN[1]}\n"
+        "xwayland disable\n"
         "default_border none\n"
         'for_window [app_id="foot"] fullscreen enable\n'
         f"exec {foot}\n"
