@@ -47,6 +47,7 @@ ANCHOR_FROM=""
 LIST_URL=""
 LIST_URL_GIVEN=0
 SOURCE=""
+CLOCK_SOURCE="ntp"
 
 usage() {
     cat <<EOF
@@ -65,6 +66,9 @@ $STATE (list cache) and the systemd units (app on tty1, list sync timer).
   --dry-run        print what would be done, change nothing
   --root DIR       act on the system image under DIR (only with --check or --dry-run)
   --source DIR     the mleg-verifier source tree (default: the one holding this script)
+  --rtc            the kit has a battery-backed clock (Pi 5 with its battery, a DS3231):
+                   trust the system clock as it is (config clock = "system"); without it
+                   the kit trusts its clock only once NTP has set it since boot ("ntp")
   --force          install on a system that is not Raspberry Pi OS on a Pi (plain Debian 12
                    or later, for testing: no Pi camera packages, camera source "opencv")
   --screen MODE    kiosk: the app full screen in foot under cage (truecolour, the photo in
@@ -93,6 +97,7 @@ while (($#)); do
     --root=*) ROOT=${1#*=}; shift ;;
     --source) SOURCE=${2:?--source needs a directory}; shift 2 ;;
     --source=*) SOURCE=${1#*=}; shift ;;
+    --rtc) CLOCK_SOURCE="system"; shift ;;
     --force) FORCE=1; shift ;;
     --screen) SCREEN=${2:?--screen needs kiosk or console}; shift 2 ;;
     --screen=*) SCREEN=${1#*=}; shift ;;
@@ -526,6 +531,9 @@ else
 anchor = "$ANCHOR"
 list_url = "$LIST_URL"
 cache_dir = "$STATE"
+# "ntp": the clock counts only once NTP has set it since boot (no battery-backed clock);
+# "system": a fitted RTC keeps it (install.sh --rtc). See deploy/README.md, "The clock".
+clock = "$CLOCK_SOURCE"
 
 [camera]
 source = "$CAMERA_SOURCE"

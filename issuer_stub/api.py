@@ -8,17 +8,23 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
 -------------------------------------------------------------------------------------
 ``POST /api/activate``
     Request ``{"code": "<activation code as typed; case, spaces and dashes do not count; the
-    activation QR's text is accepted too>", "device_key": {"kty": "EC", "crv": "P-256",
-    "x": "<base64url>", "y": "<base64url>"}}`` -- the JWK as WebCrypto ``exportKey("jwk",
-    publicKey)`` gives it; other JWK members (``key_ops``, ``ext``) are ignored.
+    activation QR's text is accepted too>", "device_key": "<base64url of the 33-byte compressed
+    point: 02 or 03 by the sign bit of y, then x>"}`` -- what the web wallet sends; a JWK
+    ``{"kty": "EC", "crv": "P-256", "x": "<base64url>", "y": "<base64url>"}`` as WebCrypto
+    ``exportKey("jwk", publicKey)`` gives it is accepted too (other members are ignored). The
+    credential always carries the key compressed (ML1 section 3).
     200 ``{"credential": "<standard base64, padded, of the credential COSE_Sign1 bytes, tag
     included>", "cti": "<32 hex digits>", "holder": {"gn": "...", "fn": "...", "uni": "...",
-    "exp": <epoch int>}, "photo": "<standard base64 of the JPEG, or null>"}``.
+    "exp": <epoch int>}, "photo": "<standard base64 of the portrait as signed (WebP, or an
+    older JPEG; tell by its first bytes), or null>"}``.
     Errors: 400 ``invalid_input`` / ``bad_device_key`` (not a P-256 point, ...), 404
     ``code_unknown``, 410 ``code_expired`` / ``code_used`` / ``code_cancelled`` (a newer order
     replaced it), 409 ``not_eligible`` (with ``condition``), 429 ``too_many_attempts`` (with
     ``Retry-After``) after 10 unknown/stale codes from one address in 10 minutes (wrong admin
-    tokens count the same way). Activating revokes any credential the student holds on another
+    tokens are counted apart: they never block activations, and the right token is never
+    refused). Bodies over 64 KiB are 413 ``too_large`` (at once when ``Content-Length`` says
+    so); a body not received within 10 s is 408 ``body_timeout``; JSON nested too deeply is 400
+    ``bad_json``. Activating revokes any credential the student holds on another
     phone, published at once.
 
 ``POST /api/self-revoke``
@@ -47,8 +53,14 @@ Admin endpoints (``Authorization: Bearer <DIR/admin.token>``; 401 ``unauthorized
 ``POST /api/admin/keys/rotate`` (``{"iss"}`` optional), ``POST /api/admin/publish``.
 Student fields: ``given_names``, ``family_name``, ``birth_date`` (YYYY-MM-DD), ``pesel``
 (check digit and birth date are checked), ``album``, ``status``, ``photo`` (standard base64 of
-a JPEG of at most 2048 bytes), ``els_issued_at`` (epoch), ``els_valid_until`` (31 March or 31
-October). Responses never contain the PESEL.
+a JPEG, PNG, WebP or AVIF photo of the student; the issuer finds the face and makes the portrait
+itself, fitted to the room the other fields leave in the QR code), ``els_issued_at`` (epoch),
+``els_valid_until`` (31 March or 31 October). Responses never contain the PESEL.
+Photo errors (400): ``photo_type`` (not an image that can be read), ``photo_dimensions`` (the
+header declares an absurd size; nothing is decoded), ``photo_no_face``, ``photo_size``.
+400 ``credential_too_large``: the names and university name are so long that the credential
+would fit no QR code at level M (at ``POST``/``PATCH`` of a student, and at activation or
+extension, which then leave the order or the old credential untouched).
 """
 
 from __future__ import annotations
@@ -74,6 +86,8 @@ from issuer_stub.errors import (
     IssuerError,
     NotEligible,
     NotFound,
+    RequestTimeout,
+    TooLarge,
     TooManyAttempts,
     Unauthorized,
 )
@@ -82,10 +96,14 @@ from issuer_stub.ratelimit import AttemptLimiter
 from issuer_stub.records import StudentRecord
 from issuer_stub.registry import Published, Registry
 from issuer_stub.semesters import following_semester_end
+from issuer_stub.timefmt import last_valid_day, moment
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 64 * 1024  # also aiohttp's client_max_size (server.make_app)
+# A whole request body must arrive within this many seconds (aiohttp itself has no such limit:
+# a client declaring 100 bytes and sending 1 would hold a handler until the keep-alive ends).
+BODY_SECONDS = 10.0
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 NO_STORE = {"Cache-Control": "no-store"}
@@ -104,15 +122,26 @@ def error_body(status: int, code: str, message: str, **extra: Any) -> web.Respon
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Issuer errors (and aiohttp's own 4xx under /api/) become the JSON error body."""
+    if (request.content_length or 0) > MAX_BODY:  # refused before a byte of it is read
+        response = error_body(413, "too_large", f"Request bodies are at most {MAX_BODY} bytes.")
+        response.force_close()
+        return response
     try:
         return await handler(request)
+    except (RequestTimeout, TooLarge) as exc:  # the rest of the body is not worth waiting for
+        response = error_body(exc.status, exc.code, exc.message)
+        response.force_close()
+        return response
     except NotEligible as exc:
+        _refused(request, exc)
         return error_body(exc.status, exc.code, exc.message, condition=exc.condition)
     except TooManyAttempts as exc:
+        _refused(request, exc)
         response = error_body(exc.status, exc.code, exc.message)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except IssuerError as exc:
+        _refused(request, exc)
         return error_body(exc.status, exc.code, exc.message)
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
@@ -126,14 +155,30 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_body(500, "internal", "The issuer failed to handle the request.")
 
 
+def _refused(request: web.Request, exc: IssuerError) -> None:
+    """One line per refused API call: the sentence names fields, never their values."""
+    log.info("%s %s refused from %s: %s %s: %s", request.method, request.path,
+             request.remote, exc.status, exc.code, exc.message)
+
+
 def _ok(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status, headers=NO_STORE)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    """The JSON object of the body: at most MAX_BODY bytes read within BODY_SECONDS."""
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            raw = await request.read()  # aiohttp enforces client_max_size while reading
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {BODY_SECONDS:g} s") \
+            from None
+    except web.HTTPRequestEntityTooLarge:
+        raise TooLarge(f"request bodies are at most {MAX_BODY} bytes") from None
     try:
         body = json.loads(raw)
+    except RecursionError:  # "[[[[..." within the size limit
+        raise InvalidInput("the request body is nested too deeply", "bad_json") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("the request body must be JSON", "bad_json") from None
     if not isinstance(body, dict):
@@ -194,6 +239,12 @@ def _path_int(request: web.Request, name: str) -> int:
     return int(value)
 
 
+def _revoked(issued: Issued) -> str:
+    if not issued.revoked:
+        return ""
+    return "; revoked " + ", ".join(c.hex() for c in issued.revoked) + " (replaced)"
+
+
 def _published(p: Published) -> dict[str, Any]:
     return {"trust_seq": p.trust_seq, "revocation_seq": p.revocation_seq}
 
@@ -204,7 +255,10 @@ class Api:
         self.office = Office(registry)
         self.clock = clock
         self._token = registry.admin_token().encode()
-        self.limiter = AttemptLimiter()  # wrong activation codes and admin tokens, per client
+        # Failed attempts per client, in two buckets: a script trying admin tokens must not lock
+        # students out of activation (behind a reverse proxy every phone shares one address).
+        self.codes = AttemptLimiter()
+        self.tokens = AttemptLimiter()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking SQLite and file work off the event loop."""
@@ -216,37 +270,49 @@ class Api:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("admin actions need 'Authorization: Bearer <token>'")
+        if hmac.compare_digest(token.strip().encode(), self._token):
+            return  # the right token always works: it is 256 random bits, not a guess away
         client, now = request.remote or "?", self.clock()
-        self.limiter.check(client, now)
-        if not hmac.compare_digest(token.strip().encode(), self._token):
-            self.limiter.failed(client, now)
-            raise Unauthorized("the admin token is wrong")
+        self.tokens.check(client, now)
+        self.tokens.failed(client, now)
+        raise Unauthorized("the admin token is wrong")
 
     # Wallet ----------------------------------------------------------------------------------
     async def activate(self, request: web.Request) -> web.Response:
         body = await _body(request)
-        device_key = devicekeys.from_jwk(body.get("device_key"))
+        device_key = devicekeys.from_wire(body.get("device_key"))
         if not isinstance(body.get("code"), str):
             raise InvalidInput("code must be the activation code as text", "invalid_input")
         client, now = request.remote or "?", self.clock()
-        self.limiter.check(client, now)
+        self.codes.check(client, now)
         try:
             issued = await self._run(self.office.activate, body["code"], device_key, now)
         except (NotFound, Gone):  # a wrong or stale code: count it against this client
-            self.limiter.failed(client, now)
+            self.codes.failed(client, now)
             raise
+        log.info("activated: credential %s for student %s from %s%s", issued.cti.hex(),
+                 await self._run(self._student_of, issued.cti), client, _revoked(issued))
         return _ok(_issued(issued))
+
+    def _student_of(self, cti: bytes) -> int | None:
+        with self.registry.reader() as store:
+            record = store.credential(cti)
+        return None if record is None else record.student_id
 
     async def self_revoke(self, request: web.Request) -> web.Response:
         body = await _body(request)
         published = await self._run(self.office.self_revoke, body.get("cti"), body.get("time"),
                                     body.get("signature"), self.clock())
+        log.info("self-revoked: credential %s (revocation list seq %s)", body.get("cti"),
+                 published.revocation_seq)
         return _ok({"revoked": True, "revocation_seq": published.revocation_seq})
 
     async def extend(self, request: web.Request) -> web.Response:
         body = await _body(request)
         issued = await self._run(self.office.extend_signed, body.get("cti"), body.get("time"),
                                  body.get("signature"), self.clock())
+        log.info("extended: credential %s replaces %s, valid until %s (inclusive)",
+                 issued.cti.hex(), body.get("cti"), last_valid_day(issued.exp))
         return _ok(_issued(issued))
 
     # Admin -----------------------------------------------------------------------------------
@@ -255,6 +321,7 @@ class Api:
         fields = _student_fields(await _body(request))
         iss = fields.pop("iss", None)
         student_id = await self._run(self.office.add_student, fields, self.clock(), iss)
+        log.info("admin: student %s added", student_id)
         return _ok({"id": student_id}, status=201)
 
     async def list_students(self, request: web.Request) -> web.Response:
@@ -292,12 +359,17 @@ class Api:
                 None if until is None else date.fromisoformat(until), now).isoformat()
         student, published = await self._run(self.office.update_student, student_id, fields,
                                              now, reissue)
+        log.info("admin: student %s updated (%s)%s", student_id, ", ".join(sorted(fields)) or
+                 "no fields", "" if published is None else
+                 f", revocation list seq {published.revocation_seq}")
         return _ok({"student": _student_view(student, now),
                     "revocation_seq": None if published is None else published.revocation_seq})
 
     async def order(self, request: web.Request) -> web.Response:
         self._admin(request)
         issued = await self._run(self.office.order, _path_int(request, "id"), self.clock())
+        log.info("admin: order %s for student %s, activation open until %s",
+                 issued.order_id, issued.student_id, moment(issued.expires_at))
         return _ok({"order_id": issued.order_id, "activation_code": issued.code,
                     "activation_qr": issued.qr_text, "expires_at": issued.expires_at},
                    status=201)
@@ -306,6 +378,8 @@ class Api:
         self._admin(request)
         cti = parse_cti(request.match_info["cti"])
         published = await self._run(self.office.revoke, cti, self.clock(), "issuer")
+        log.info("admin: credential %s revoked (revocation list seq %s)", cti.hex(),
+                 published.revocation_seq)
         return _ok({"revoked": True, "revocation_seq": published.revocation_seq})
 
     async def rotate(self, request: web.Request) -> web.Response:
@@ -315,11 +389,14 @@ class Api:
         if iss is not None and not isinstance(iss, str):
             raise InvalidInput("iss must be text", "invalid_input")
         rotation = await self._run(self.registry.rotate_key, self.clock(), iss)
+        log.info("admin: new signing key %s", rotation.kid.hex())
         return _ok({"kid": rotation.kid.hex(), **_published(rotation.published)})
 
     async def publish(self, request: web.Request) -> web.Response:
         self._admin(request)
         published = await self._run(self.registry.publish, self.clock(), True)
+        log.info("admin: published trust list seq %s, revocation list seq %s",
+                 published.trust_seq, published.revocation_seq)
         return _ok(_published(published))
 
 

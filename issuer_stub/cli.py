@@ -7,6 +7,8 @@ Every command that acts takes ``--now EPOCH`` (tests, demos); the system clock o
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -14,18 +16,20 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from issuer_stub.eligibility import failures
-from issuer_stub.errors import InvalidInput, IssuerError
+from issuer_stub.errors import InvalidInput, IssuerError, SetupError
 from issuer_stub.office import Issued, Office
 from issuer_stub.records import STATUSES
 from issuer_stub.registry import Published, Registry, cti_of_wallet
 from issuer_stub.semesters import following_semester_end, next_semester_end
 from issuer_stub.signing import StudentData
+from issuer_stub.timefmt import last_valid_day, moment
 from issuer_stub.wallet import Wallet, render_png
-from verifier.core.credential import MAX_PHOTO_BYTES
-from verifier.core.textout import last_valid_day, warsaw
+from verifier.core.textout import warsaw
+from verifier.device.buildinfo import VersionAction
 from verifier.device.clock import SystemClock
+from verifier.device.oserror import describe as describe_os_error
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,15 +52,18 @@ def _student_fields(parser: argparse.ArgumentParser, required: bool) -> None:
     parser.add_argument("--pesel")
     parser.add_argument("--album")
     parser.add_argument("--status", choices=STATUSES)
-    parser.add_argument("--photo", type=Path, metavar="JPEG", help=f"at most {MAX_PHOTO_BYTES} B")
-    parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH",
+    parser.add_argument("--photo", type=Path, metavar="IMAGE",
+                        help="a photo of the face (JPEG, PNG, WebP, AVIF): the portrait is made")
+    parser.add_argument("--els-issued", metavar="YYYY-MM-DD|EPOCH|today",
                         help="when the student ID card (ELS) was issued")
-    parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD",
-                        help="last valid day of the ELS: 31 March or 31 October")
+    parser.add_argument("--els-valid-until", metavar="YYYY-MM-DD|next",
+                        help="last valid day of the ELS: 31 March or 31 October "
+                             "(next: the end of the current semester)")
 
 
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="issuer-stub", description="Test issuer for ML1 credentials and lists.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     init = sub.add_parser("init", help="create a trust anchor and a university key, publish")
@@ -106,6 +113,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     _add_dir(activate)
     activate.add_argument("--code", required=True, help="activation code or QR text")
     activate.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
+    activate.add_argument("--force", action="store_true",
+                          help="replace an existing wallet file (its credential is lost)")
     _add_now(activate)
 
     extend = sub.add_parser("extend", help="a new credential after the ELS was extended")
@@ -129,10 +138,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     issue.add_argument("--family-name", required=True)
     issue.add_argument("--birth-date", required=True, metavar="YYYY-MM-DD")
     issue.add_argument("--album", required=True)
-    issue.add_argument("--photo", type=Path, metavar="JPEG")
+    issue.add_argument("--photo", type=Path, metavar="IMAGE", help="as for student add")
     issue.add_argument("--exp", type=int, metavar="EPOCH", help="default: end of the semester")
     issue.add_argument("--iss", help="which issuer of DIR signs (default: the first)")
     issue.add_argument("--wallet", required=True, type=Path, metavar="WALLET.json")
+    issue.add_argument("--force", action="store_true",
+                       help="replace an existing wallet file (its credential is lost)")
     _add_now(issue)
 
     present = sub.add_parser("present", help="print a wallet's QR text (and write a PNG)")
@@ -191,9 +202,8 @@ def _published(p: Published | None, out: TextIO) -> None:
 
 
 def _day(epoch: int | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, warsaw()).strftime("%Y-%m-%d %H:%M")
+    """A moment: ``2027-04-01 00:00 CEST`` (issuer_stub.timefmt)."""
+    return moment(epoch)
 
 
 def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
@@ -206,17 +216,33 @@ def _issued(issued: Issued, wallet: Path, out: TextIO) -> None:
 
 
 # Inputs -----------------------------------------------------------------------------------------
+def _may_write_wallet(path: Path, force: bool) -> None:
+    """Refuse, before anything is used up, to overwrite a wallet (another phone's key)."""
+    if force or not path.exists():
+        return
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder; give a file name for the wallet", "bad_wallet")
+    raise InvalidInput(
+        f"{path} exists already and holds another wallet; choose another file name, or pass "
+        "--force to replace it (its credential can then no longer be presented)",
+        "wallet_exists",
+    )
+
+
 def _read_photo(path: Path) -> bytes:
+    """A photo file to make the portrait from (``photos.portrait_for``)."""
+    from issuer_stub.students import check_photo
+
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read photo {path}: {exc.strerror}") from None
-    if len(data) > MAX_PHOTO_BYTES or not data.startswith(b"\xff\xd8"):
-        raise InvalidInput(f"photo must be a JPEG of at most {MAX_PHOTO_BYTES} bytes")
-    return data
+    return check_photo(data)
 
 
-def _els_issued(value: str) -> int:
+def _els_issued(value: str, now: int) -> int:
+    if value == "today":
+        return now
     if value.isdigit():
         return int(value)
     try:
@@ -226,7 +252,7 @@ def _els_issued(value: str) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=warsaw()).timestamp())
 
 
-def _fields(args: argparse.Namespace) -> dict[str, Any]:
+def _fields(args: argparse.Namespace, now: int) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name in ("given_names", "family_name", "birth_date", "pesel", "album", "status",
                  "els_valid_until"):
@@ -238,29 +264,32 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
         except OSError as exc:
             raise InvalidInput(f"cannot read photo {args.photo}: {exc.strerror}") from None
     if args.els_issued is not None:
-        fields["els_issued_at"] = _els_issued(args.els_issued)
+        fields["els_issued_at"] = _els_issued(args.els_issued, now)
+    if fields.get("els_valid_until") == "next":
+        fields["els_valid_until"] = following_semester_end(None, now).isoformat()
     return fields
 
 
 # Commands ---------------------------------------------------------------------------------------
 def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) -> int:
     if args.action == "add":
-        fields = _fields(args)
+        fields = _fields(args, now)
         if "photo" not in fields and args.synthetic_photo:
-            from issuer_stub.photos import synthetic_portrait
+            from issuer_stub.photos import synthetic_photo
 
-            fields["photo"] = synthetic_portrait(f"{args.given_names} {args.family_name}")
+            fields["photo"] = synthetic_photo(f"{args.given_names} {args.family_name}")
         out.write(f"student {office.add_student(fields, now, args.iss)} added\n")
     elif args.action == "import":
         ids = office.import_csv(args.csv, now, args.iss)
-        span = f" (ids {ids[0]}-{ids[-1]})" if ids else ""
-        out.write(f"{len(ids)} students imported{span}\n")
-    elif args.action == "list":
-        out.write(f"{'id':>5}  {'album':<12} {'status':<10} eligible\n")
+        span = f" (ids {ids[0]}-{ids[-1]})" if len(ids) > 1 else f" (id {ids[0]})" if ids else ""
+        out.write(f"{len(ids)} {'student' if len(ids) == 1 else 'students'} imported{span}\n")
+    elif args.action == "list":  # the university's own tool: names yes, the PESEL never
+        out.write(f"{'id':>5}  {'name':<30} {'album':<12} {'status':<10} eligible\n")
         for s in office.students():
             failed = failures(s, now)
             verdict = "yes" if not failed else "no: " + ", ".join(f.condition for f in failed)
-            out.write(f"{s.id:>5}  {s.album or '-':<12} {s.status:<10} {verdict}\n")
+            name = f"{s.given_names} {s.family_name}"
+            out.write(f"{s.id:>5}  {name:<30} {s.album or '-':<12} {s.status:<10} {verdict}\n")
     elif args.action == "show":
         s = office.student(args.id)
         out.write(
@@ -272,7 +301,7 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
             f"  status:      {s.status}\n"
             f"  photo:       {f'{len(s.photo)} bytes' if s.photo else 'missing'}\n"
             f"  ELS:         issued {_day(s.els_issued_at)}, valid until "
-            f"{s.els_valid_until or '-'}\n"
+            f"{s.els_valid_until + ' (inclusive)' if s.els_valid_until else '-'}\n"
             f"  data changed: {_day(s.data_changed_at)}\n"
         )
         failed = failures(s, now)
@@ -282,9 +311,10 @@ def _student(args: argparse.Namespace, office: Office, now: int, out: TextIO) ->
         for c in office.credentials(s.id):
             state = f"revoked ({c.revocation_reason})" if c.revoked else (
                 "live" if c.live(now) else "expired")
-            out.write(f"  credential {c.cti.hex()} until {_day(c.exp)}: {state}\n")
+            out.write(f"  credential {c.cti.hex()} valid until {last_valid_day(c.exp)} "
+                      f"(inclusive): {state}\n")
     elif args.action == "update":
-        fields = _fields(args)
+        fields = _fields(args, now)
         if args.extend_els:
             current = office.student(args.id)
             until = None if current.els_valid_until is None else date.fromisoformat(
@@ -342,11 +372,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     elif args.command == "order":
         issued = office.order(args.id, now)
         out.write(f"activation code: {issued.code}\nactivation QR text: {issued.qr_text}\n"
-                  f"valid until {_day(issued.expires_at)}, once\n")
+                  f"the code works once, until {_day(issued.expires_at)}\n")
         if args.qr_png is not None:
             render_png(issued.qr_text, args.qr_png)
             out.write(f"activation QR written to {args.qr_png}\n")
     elif args.command == "activate":
+        _may_write_wallet(args.wallet, args.force)
         wallet = Wallet.new()
         activation = office.activate(args.code, wallet.public_key, now)
         wallet.credential = activation.credential
@@ -359,6 +390,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         wallet.save(args.wallet)
         _issued(extension, args.wallet, out)
     elif args.command == "issue":
+        _may_write_wallet(args.wallet, args.force)
         with registry.reader() as store:
             iss = args.iss or registry.default_iss(store)
             uni = registry.university_name(store, iss)
@@ -368,8 +400,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             birth_date=args.birth_date,
             university=uni,
             album=args.album,
-            photo=None if args.photo is None else _read_photo(args.photo),
         )
+        if args.photo is not None:  # the portrait made from it, fitted to the fields
+            from issuer_stub.photos import portrait_for
+
+            student = portrait_for(_read_photo(args.photo), student, iss)
         exp = next_semester_end(now) if args.exp is None else args.exp
         wallet = registry.issue(student, now, exp, iss=iss)
         wallet.save(args.wallet)
@@ -386,13 +421,27 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
     from issuer_stub.server import ListServer, tls_context  # aiohttp only for this command
 
     registry.counters()  # fail early on a wrong directory (and import an older one)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls)
-    url = server.start()
+    # Each request (aiohttp's access log) and each lifecycle event on stderr, one line each;
+    # the messages carry ids and codes, never a name or a PESEL.
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls,
+                        access_log=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # systemctl stop / kill: stop as Ctrl-C does
+    try:
+        url = server.start()
+    except RuntimeError as exc:  # the port is taken, the address is not this machine's, ...
+        raise SetupError(f"cannot serve on {args.host}:{args.port} ({exc}); choose another "
+                         "--port or --host") from None
     out.write(f"serving {registry.public_dir} at {url}/trustlist.cbor and /revocations.cbor\n")
     out.write(f"API at {url}/api/, web wallet at {url}/wallet/\n")
     out.flush()
@@ -404,19 +453,23 @@ def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The one error path: every expected failure is one sentence on stderr and exit 2;
+    anything else is a bug and keeps its traceback."""
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     try:
         return run(args, sys.stdout)
     except IssuerError as exc:
         print(f"issuer-stub: {exc.message}", file=sys.stderr)
-        return EXIT_ERROR
-    except (OSError, ValueError) as exc:  # unreadable wallet, bad key file, ...
-        print(f"issuer-stub: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user named: missing, not writable, a full disk
+        print(f"issuer-stub: {describe_os_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     except ImportError as exc:
-        print(f"issuer-stub: {exc.name} is needed for this command (pip install aiohttp)",
+        print(f"issuer-stub: {exc.name} is needed for this command (pip install -e .)",
               file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

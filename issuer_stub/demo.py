@@ -10,13 +10,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
 from issuer_stub.authority import YEAR, Ministry, University
+from issuer_stub.codesize import portrait_budget
 from issuer_stub.keystore import new_key, public_pem, write_atomic
 from issuer_stub.photos import synthetic_portrait
 from issuer_stub.semesters import next_semester_end
@@ -34,6 +35,7 @@ from verifier.imaging.pipeline import check_frame
 
 DAY = 86400
 UNIVERSITY = "Politechnika Demonstracyjna"
+DEMO_ISS = "PL-9999"
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,15 @@ class DemoWorld:
 
 
 def _student(given: str, family: str, dob: str, album: str) -> StudentData:
-    return StudentData(given, family, dob, UNIVERSITY, album, synthetic_portrait(given + family))
+    """A demo student whose portrait, like a real one, is fitted to the room the fields leave."""
+    student = StudentData(given, family, dob, UNIVERSITY, album)
+    budget = portrait_budget(student, DEMO_ISS)
+    return replace(student, photo=synthetic_portrait(given + family, budget))
 
 
 def build_world(now: int) -> DemoWorld:
     ministry = Ministry()
-    uni = University("PL-9999", UNIVERSITY)
+    uni = University(DEMO_ISS, UNIVERSITY)
     ministry.admit(uni, nbf=now - 2 * YEAR, exp=now + 3 * YEAR)
     semester_end = next_semester_end(now)
     issued = now - 30 * DAY

@@ -1,4 +1,5 @@
-"""The phone's key as the web wallet sends it (a WebCrypto JWK) and its ES256 signatures."""
+"""The phone's key as the web wallet sends it (a compressed point, or a WebCrypto JWK) and its
+ES256 signatures."""
 
 from __future__ import annotations
 
@@ -55,6 +56,32 @@ def from_jwk(jwk: object) -> ec.EllipticCurvePublicKey:
     except ValueError:
         raise InvalidInput("device_key is not a point on the P-256 curve",
                            "bad_device_key") from None
+
+
+def from_compressed(value: object) -> ec.EllipticCurvePublicKey:
+    """base64url of the 33-byte compressed point (SEC1: 02 or 03 by the sign bit of y, then x)."""
+    try:
+        point = b64url_decode(value, "device_key")
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, "bad_device_key") from None
+    if len(point) != 1 + COORD_LENGTH or point[0] not in (2, 3):
+        raise InvalidInput("device_key must be a 33-byte compressed P-256 point",
+                           "bad_device_key")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError:
+        raise InvalidInput("device_key is not a point on the P-256 curve",
+                           "bad_device_key") from None
+
+
+def from_wire(value: object) -> ec.EllipticCurvePublicKey:
+    """The ``device_key`` of an activation: a compressed point (text) or a JWK (an object)."""
+    return from_compressed(value) if isinstance(value, str) else from_jwk(value)
+
+
+def to_compressed(key: ec.EllipticCurvePublicKey) -> str:
+    return b64url_encode(key.public_bytes(serialization.Encoding.X962,
+                                          serialization.PublicFormat.CompressedPoint))
 
 
 def to_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, Any]:

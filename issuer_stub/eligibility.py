@@ -51,10 +51,8 @@ def failures(student: StudentRecord, now: int) -> list[Failure]:
 
 
 def require_eligible(student: StudentRecord, now: int) -> None:
-    """Raise NotEligible naming the first failed rule (and counting the others)."""
+    """Raise NotEligible naming every failed rule; ``condition`` is the first one's code."""
     found = failures(student, now)
     if found:
-        first = found[0]
-        more = f" (and {len(found) - 1} more condition(s) fail)" if len(found) > 1 else ""
-        raise NotEligible(f"not eligible for an mLegitymacja: {first.message}{more}",
-                          first.condition)
+        raise NotEligible("not eligible for an mLegitymacja: "
+                          + "; ".join(f.message for f in found), found[0].condition)

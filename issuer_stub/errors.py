@@ -36,6 +36,22 @@ class InvalidInput(IssuerError, ValueError):
     default_code = "invalid_input"
 
 
+class RequestTimeout(IssuerError):
+    """A request body that did not arrive in time (a stalled or deliberately slow client)."""
+
+    title = "Request timeout"
+    status = 408
+    default_code = "body_timeout"
+
+
+class TooLarge(IssuerError):
+    """A request body over the API's limit, refused from its declared length when it has one."""
+
+    title = "Too large"
+    status = 413
+    default_code = "too_large"
+
+
 class Unauthorized(IssuerError):
     title = "Unauthorized"
     status = 401

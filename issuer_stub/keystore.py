@@ -7,6 +7,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from issuer_stub.errors import SetupError
 from verifier.core.keys import spki_der
 from verifier.device.atomicfile import write_atomic
 
@@ -36,9 +37,13 @@ def save_private_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError):  # empty, truncated, encrypted
+        key = None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise ValueError(f"{path} is not a P-256 private key")
+        raise SetupError(f"{path} is not a P-256 private key (damaged?); restore it from a "
+                         "backup or make a new issuer directory with 'issuer-stub init'")
     return key
 
 

@@ -8,7 +8,7 @@ Each action is one transaction under the directory lock; the rules come from
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ class Office:
 
     def _insert(self, store: Store, values: dict[str, Any], now: int, iss: str | None) -> int:
         values = {**values, "iss": iss or self.registry.default_iss(store)}
-        self.registry.university_name(store, values["iss"])  # the issuer must exist
+        values = self._fitted(store, values, values)
         if values.get("pesel") and store.find_student(pesel=values["pesel"]) is not None:
             raise Conflict("a student with this PESEL is on file already", "duplicate_student")
         if values.get("album") and store.find_student(album=values["album"],
@@ -83,20 +83,47 @@ class Office:
         return store.add_student(values, now)
 
     def import_csv(self, path: Path, now: int, iss: str | None = None) -> list[int]:
-        """All rows or none: one transaction."""
+        """All rows or none: every row is checked (fields, then duplicates) and every bad
+        row reported with its line number before anything is written."""
         try:
             text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}", "invalid_csv") from None
-        rows = students.parse_csv(text, path.parent, now)
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{path} is not UTF-8 text; save the CSV as UTF-8",
+                               "invalid_csv") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}", "invalid_csv") from None
+        rows, errors = students.read_csv(text, path.parent, now)
         with self.registry.session() as store:
-            ids = []
+            ids, conflicts = [], []
             for row in rows:
                 try:
                     ids.append(self._insert(store, row.fields, now, iss))
                 except Conflict as exc:
-                    raise Conflict(f"line {row.line}: {exc.message}", exc.code) from None
+                    conflicts.append((row.line, exc.message))
+            if errors or conflicts:  # raising rolls the session back: nothing is written
+                message = students.csv_errors(errors + conflicts, path)
+                if errors:
+                    raise InvalidInput(message, "invalid_csv")
+                raise Conflict(message, "duplicate_student")
             return ids
+
+    def _fitted(self, store: Store, values: dict[str, Any],
+                record: dict[str, Any]) -> dict[str, Any]:
+        """``values`` with a photo handed in made into the credential's portrait, sized to the
+        room the student's fields (``record``, as they will be) leave in a QR code; raises
+        ``InvalidInput`` if the photo is refused or the credential would fit no QR code."""
+        from issuer_stub import codesize, photos  # OpenCV and Pillow only when needed
+
+        university = self.registry.university_name(store, record["iss"])  # it must exist
+        data = StudentData(record["given_names"], record["family_name"], record["birth_date"],
+                           university, record.get("album") or "x" * 32)  # album: the longest
+        if values.get("photo") is not None:
+            fitted = photos.portrait_for(values["photo"], data, record["iss"])
+            return {**values, "photo": fitted.photo}
+        if record.get("photo") is not None:  # kept: it is made smaller at issuance if need be
+            codesize.portrait_budget(data, record["iss"])
+        codesize.require_fits(data, record["iss"])
+        return values
 
     def student(self, student_id: int) -> StudentRecord:
         with self.registry.reader() as store:
@@ -126,6 +153,8 @@ class Office:
         with self.registry.session() as store:
             current = self._student(store, student_id)
             values = students.changes(current, fields, now, reissue_els)
+            if {"given_names", "family_name", "album", "photo"} & set(values):
+                values = self._fitted(store, values, {**asdict(current), **values})
             store.update_student(student_id, values)
             updated = self._student(store, student_id)
             published = None
@@ -255,11 +284,14 @@ class Office:
         university = self.registry.university_name(store, student.iss)
         data = StudentData(student.given_names, student.family_name, student.birth_date,
                            university, student.album, student.photo)
+        from issuer_stub.photos import fit_student  # OpenCV and Pillow only when needed
+
+        data = fit_student(data, student.iss)  # the portrait made smaller if fields grew
         cti, credential = self.registry.issue_credential(
             store, data, device_key, now, student.els_exp, student.iss, student.id
         )
         return Issued(cti, credential, student.given_names, student.family_name, university,
-                      student.els_exp, student.photo, tuple(revoked), None)
+                      student.els_exp, data.photo, tuple(revoked), None)
 
     def _published(self, store: Store, issued: Issued, now: int) -> Issued:
         if not issued.revoked:

@@ -37,6 +37,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer_stub import lifecycle
+from issuer_stub.codesize import code_text_bound, qr_version
 from issuer_stub.db import Store
 from issuer_stub.errors import Conflict, InvalidInput, NotFound, SetupError
 from issuer_stub.keystore import (
@@ -272,6 +273,8 @@ class Registry:
         except FormatError as exc:
             message = f"credential rejected: {exc.message}"
             raise InvalidInput(message, "invalid_credential") from None
+        if qr_version(code_text_bound(credential)) is None:  # fit_student refuses it earlier
+            raise InvalidInput("the credential would not fit a QR code", "credential_too_large")
         store.add_credential(cti, key.kid, now, exp, student_id, spki_der(device_key))
         return cti, credential
 
@@ -282,12 +285,16 @@ class Registry:
         exp: int,
         iss: str | None = None,
     ) -> Wallet:
-        """Shortcut without a student record: a new wallet holding a credential bound to it."""
+        """Shortcut without a student record: a new wallet holding a credential bound to it.
+        The portrait in ``student.photo`` is made smaller if the fields leave less room."""
+        from issuer_stub.photos import fit_student  # OpenCV and Pillow only when needed
+
         wallet = Wallet.new()
         with self.session() as store:
             iss = iss or self.default_iss(store)
             if not any(k.iss == iss for k in store.issuer_keys()):
                 raise NotFound(f"no issuer {iss} in this directory", "unknown_issuer")
+            student = fit_student(student, iss)
             _cti, wallet.credential = self.issue_credential(
                 store, student, wallet.public_key, now, exp, iss
             )

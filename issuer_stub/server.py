@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/cose"
 FILES = (TRUST_LIST_FILE, REVOCATION_FILE)
 DEFAULT_REPUBLISH = 3600
+# aiohttp's access log, one line a request: client, request line, status, bytes, seconds,
+# user agent (the time is the log line's own). Paths and agents carry no personal data: codes
+# and student data travel in bodies, which are never logged.
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
 # How often the timer looks at the revocation list's age: republishing is due when that age
 # reaches the interval, so restarts and revocations in between never delay it.
 TIMER_TICK = 60.0
@@ -96,6 +100,22 @@ def _not_modified(request: web.Request, snap: _Snapshot) -> bool:
     return ims is not None and int(ims.timestamp()) >= int(snap.key[1] // 1_000_000_000)
 
 
+INDEX = """<!doctype html>
+<html lang="pl"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>issuer-stub</title></head>
+<body>
+<h1>issuer-stub <small>(test issuer / wydawca testowy)</small></h1>
+<ul>
+<li><a href="wallet/">Portfel mLegitymacji / web wallet</a></li>
+<li><a href="trustlist.cbor">trustlist.cbor</a> &middot;
+    <a href="revocations.cbor">revocations.cbor</a> (signed lists for verifiers)</li>
+<li>API: <code>/api/...</code> (see <code>issuer_stub/api.py</code>)</li>
+</ul>
+</body></html>
+"""
+
+
 def make_app(
     registry: Registry,
     clock: Callable[[], int] | None = None,
@@ -121,6 +141,12 @@ def make_app(
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
     pattern = "{name:" + "|".join(n.replace(".", r"\.") for n in FILES) + "}"
     app.router.add_get("/" + pattern, serve_file)  # HEAD is added too
+
+    async def index(_request: web.Request) -> web.StreamResponse:
+        return web.Response(text=INDEX, content_type="text/html", headers={
+            "Cache-Control": "no-cache", "Content-Security-Policy": "default-src 'none'"})
+
+    app.router.add_get("/", index)
     add_api_routes(app, registry, clock or (lambda: int(time.time())))
     add_wallet_routes(app, wallet_dir)
     return app
@@ -135,7 +161,10 @@ async def _republish_loop(
         try:
             age = await loop.run_in_executor(None, registry.revocation_age, clock())
             if age is None or age >= every:
-                await loop.run_in_executor(None, lambda: registry.publish(clock(), trust=False))
+                published = await loop.run_in_executor(
+                    None, lambda: registry.publish(clock(), trust=False))
+                log.info("timer: revocation list seq %s published (%s ids)",
+                         published.revocation_seq, published.revoked)
         except Exception as exc:  # a full disk must not stop the timer for good
             log.error("republishing the revocation list failed: %s", exc)
         await asyncio.sleep(min(tick, every))
@@ -165,8 +194,10 @@ class ListServer:
         tick: float = TIMER_TICK,
         wallet_dir: Path = WALLET_DIR,
         ssl_context: ssl.SSLContext | None = None,
+        access_log: bool = False,
     ) -> None:
         self.registry = registry
+        self.access_log = access_log
         self.ssl_context = ssl_context
         self.wallet_dir = wallet_dir
         self.host, self.port = host, port
@@ -182,8 +213,13 @@ class ListServer:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        runner = web.AppRunner(make_app(self.registry, self.clock, self.wallet_dir),
-                               access_log=None)
+        runner = web.AppRunner(
+            make_app(self.registry, self.clock, self.wallet_dir),
+            access_log=logging.getLogger("aiohttp.access") if self.access_log else None,
+            access_log_format=ACCESS_LOG_FORMAT,
+            # aiohttp's own bounds on the request head (the body: issuer_stub.api)
+            max_line_size=8190, max_field_size=8190, max_headers=64,
+        )
         await runner.setup()
         timer: asyncio.Task[None] | None = None
         try:
@@ -194,8 +230,10 @@ class ListServer:
             timer = asyncio.create_task(
                 _republish_loop(self.registry, self.republish_every, self.clock, self.tick)
             )
+            log.info("listening at %s (republishing every %s s)", self.url, self.republish_every)
             self._ready.set()
             await self._stop.wait()
+            log.info("stopping")
         finally:
             if timer is not None:
                 timer.cancel()
@@ -217,7 +255,7 @@ class ListServer:
         self._thread = threading.Thread(target=self._run, name="list-server", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout) or self._error is not None:
-            raise RuntimeError(f"list server did not start: {self._error!r}")
+            raise RuntimeError(f"the server did not start: {self._error}")
         return self.url
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -85,6 +85,12 @@ class StudentData:
         return out
 
 
+def compressed_cose_key(x: bytes, y_odd: bool) -> dict[int, Any]:
+    """An EC2 P-256 COSE_Key with the compressed point: ``y`` is the sign bit of y, a bool
+    (RFC 9053 section 7.1.1), 32 bytes shorter than the full coordinate."""
+    return {1: 2, -1: 1, -2: x, -3: y_odd}
+
+
 def credential_claims(
     *,
     iss: str,
@@ -94,14 +100,17 @@ def credential_claims(
     iat: int,
     nbf: int,
     exp: int,
+    compressed_key: bool = True,
 ) -> dict[int, Any]:
+    """The claims map; the device key compressed (what ML1 revision 2 recommends) unless
+    ``compressed_key`` is false."""
     return {
         CLAIM_ISS: iss,
         CLAIM_EXP: exp,
         CLAIM_NBF: nbf,
         CLAIM_IAT: iat,
         CLAIM_CTI: cti,
-        CLAIM_CNF: {1: public_to_cose_key(device_key)},
+        CLAIM_CNF: {1: public_to_cose_key(device_key, compressed=compressed_key)},
         CLAIM_STUDENT: student.claim(),
     }
 

@@ -19,10 +19,10 @@ from typing import Any
 from issuer_stub import pesel as pesel_rules
 from issuer_stub.errors import InvalidInput
 from issuer_stub.records import ACTIVE, STATUSES, StudentRecord
-from verifier.core.credential import MAX_PHOTO_BYTES
 from verifier.core.textout import warsaw
 
-JPEG_MAGIC = b"\xff\xd8\xff"
+# A photo handed in: the issuer makes the credential's portrait from it (issuer_stub/photos.py).
+MAX_PHOTO_INPUT_BYTES = 25 * 1024 * 1024
 SEMESTER_ENDS = ((3, 31), (10, 31))  # an ELS is extended to 31 March or 31 October
 PERSONAL_FIELDS = frozenset({"given_names", "family_name", "birth_date", "pesel", "photo"})
 CSV_COLUMNS = ("given_names", "family_name", "birth_date", "pesel", "album", "status",
@@ -32,12 +32,14 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def check_photo(data: bytes) -> bytes:
-    """A JPEG (magic FF D8 FF) of at most 2048 bytes, as ML1 section 3 allows in ``ph``."""
-    if not data.startswith(JPEG_MAGIC):
-        raise InvalidInput("the photo must be a JPEG image", "photo_type")
-    if len(data) > MAX_PHOTO_BYTES:
+    """A JPEG, PNG, WebP or AVIF file (by its first bytes) of at most 25 MiB: the photo the
+    portrait is made from (the office does that; nothing is stored as it comes)."""
+    if not (data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
+            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or data[4:12] == b"ftypavif"):
+        raise InvalidInput("the photo must be a JPEG, PNG, WebP or AVIF image", "photo_type")
+    if len(data) > MAX_PHOTO_INPUT_BYTES:
         raise InvalidInput(
-            f"the photo is {len(data)} bytes; at most {MAX_PHOTO_BYTES} fit in a credential",
+            f"the photo file is {len(data)} bytes; at most {MAX_PHOTO_INPUT_BYTES} are read",
             "photo_size",
         )
     return data
@@ -110,7 +112,7 @@ def _validate(fields: dict[str, Any], now: int) -> dict[str, Any]:
     if fields.get("photo") is not None:
         photo = fields["photo"]
         if not isinstance(photo, bytes):
-            raise InvalidInput("photo must be JPEG bytes", "photo_type")
+            raise InvalidInput("photo must be image bytes", "photo_type")
         out["photo"] = check_photo(photo)
     elif "photo" in fields:
         out["photo"] = None
@@ -179,27 +181,54 @@ def _els_issued(value: str) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=warsaw()).timestamp())
 
 
-def parse_csv(text: str, base: Path, now: int) -> list[CsvRow]:
-    """Rows of a students CSV (header: any of ``CSV_COLUMNS``; the first three required).
+MAX_REPORTED = 50  # bad rows listed in one message; the rest are counted
 
-    ``photo`` is a JPEG path relative to ``base``; empty gives a synthetic portrait.
+
+def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Comma or semicolon (what a Polish spreadsheet saves), told by the header line."""
+    header = text.split("\n", 1)[0]
+    try:
+        return csv.Sniffer().sniff(header, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
+
+
+def read_csv(text: str, base: Path, now: int) -> tuple[list[CsvRow], list[tuple[int, str]]]:
+    """Every good row of a students CSV and ``(line, message)`` for each bad row.
+
+    Header: any of ``CSV_COLUMNS``, the first three required; comma, semicolon or tab
+    separated. ``photo`` is an image path relative to ``base``; empty gives a synthetic portrait.
     ``els_issued`` is YYYY-MM-DD (start of that day, Warsaw) or epoch seconds.
     """
-    from issuer_stub.photos import synthetic_portrait  # OpenCV only for this command
+    from issuer_stub.photos import synthetic_photo  # OpenCV only for this command
 
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    dialect = _dialect(text)
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [h.strip() for h in reader.fieldnames or []]
+    reader.fieldnames = header
     unknown = set(header) - set(CSV_COLUMNS)
     if unknown or not {"given_names", "family_name", "birth_date"} <= set(header):
+        separator = {",": "commas", ";": "semicolons", "\t": "tabs"}.get(dialect.delimiter,
+                                                                         repr(dialect.delimiter))
         raise InvalidInput(
-            f"CSV header must hold given_names, family_name, birth_date and may hold "
-            f"{', '.join(CSV_COLUMNS[3:])}", "invalid_csv"
+            f"line 1: the CSV header must hold given_names, family_name, birth_date and may "
+            f"hold {', '.join(CSV_COLUMNS[3:])}, separated by commas or semicolons "
+            f"(read as {separator}: {', '.join(repr(h) for h in header[:12]) or 'nothing'})",
+            "invalid_csv",
         )
-    rows = []
+    rows: list[CsvRow] = []
+    errors: list[tuple[int, str]] = []
     for raw in reader:
         line = reader.line_num
-        cells = {k: (v or "").strip() for k, v in raw.items() if k is not None}
         try:
+            if None in raw:  # more cells than the header has
+                raise InvalidInput(f"{len(header) + len(raw[None])} cells, the header has "
+                                   f"{len(header)}", "invalid_csv")
+            if any(v is None for v in raw.values()):  # fewer: a truncated row
+                cells = sum(v is not None for v in raw.values())
+                raise InvalidInput(f"only {cells} of the header's {len(header)} cells "
+                                   "(a truncated row?)", "invalid_csv")
+            cells = {k: (v or "").strip() for k, v in raw.items()}
             fields: dict[str, Any] = {
                 k: cells[k] for k in ("given_names", "family_name", "birth_date")
             }
@@ -216,8 +245,18 @@ def parse_csv(text: str, base: Path, now: int) -> list[CsvRow]:
                     raise InvalidInput(message, "invalid_csv") from None
             else:
                 seed = cells.get("album") or f"line {line}"
-                fields["photo"] = synthetic_portrait(seed)
+                fields["photo"] = synthetic_photo(seed)
             rows.append(CsvRow(line, new_student(fields, now)))
         except InvalidInput as exc:
-            raise InvalidInput(f"line {line}: {exc.message}", exc.code) from None
-    return rows
+            errors.append((line, exc.message))
+    return rows, errors
+
+
+def csv_errors(errors: list[tuple[int, str]], path: Path) -> str:
+    """One message listing the bad rows by line (at most MAX_REPORTED), nothing imported."""
+    rows = "row" if len(errors) == 1 else "rows"
+    shown = [f"line {line}: {message}" for line, message in sorted(errors)[:MAX_REPORTED]]
+    more = len(errors) - len(shown)
+    tail = f"\n  ... and {more} more" if more else ""
+    return (f"{len(errors)} {rows} of {path} must be fixed; nothing was imported:\n  "
+            + "\n  ".join(shown) + tail)

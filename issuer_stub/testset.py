@@ -8,7 +8,7 @@ Laid out like the shared spec vectors: ``anchor.pem``, ``trustlist.cbor``, ``rev
 
 Reproducible: every key and credential id is derived from the seed, CBOR is deterministic and
 signatures are deterministic ECDSA (RFC 6979), so the same seed gives the same bytes. The
-photos (OpenCV's JPEG encoder) and PNGs (segno, zlib) are byte-stable for a given version of
+photos (libwebp through Pillow) and PNGs (segno, zlib) are byte-stable for a given version of
 those libraries.
 """
 
@@ -19,7 +19,7 @@ import io
 import json
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -71,13 +71,16 @@ class Testset:
 
     def add(self, name: str, text: str | None, expect: Verdict, reason: Reason | None = None,
             warnings: tuple[WarningCode, ...] = (), now: int = T0,
-            revocations: str | None = "revocations.cbor") -> None:
+            revocations: str | None = "revocations.cbor", clock_synchronized: bool = True) -> None:
+        # `clock` as in the spec's vectors: absent means synchronized (ML1 section 6.1).
+        clock = {} if clock_synchronized else {"clock": "unsynchronized"}
         self.cases.append({
             "name": name,
             "file": f"qr/{name}.png",
             "text": text,
             "now": now,
             "revocations": revocations,
+            **clock,
             "expect": {"verdict": str(expect), "reason": None if reason is None else str(reason),
                        "warnings": sorted(str(w) for w in warnings)},
         })
@@ -89,12 +92,14 @@ class Testset:
 
 def _student(seed: str, given: str, family: str, dob: str, album: str,
              photo: bool = False) -> StudentData:
-    picture = None
-    if photo:
-        from issuer_stub.photos import synthetic_portrait  # OpenCV
+    student = StudentData(given, family, dob, UNIVERSITY, album)
+    if not photo:
+        return student
+    from issuer_stub.codesize import portrait_budget
+    from issuer_stub.photos import synthetic_portrait  # OpenCV, Pillow
 
-        picture = synthetic_portrait(f"{seed}|{given}")
-    return StudentData(given, family, dob, UNIVERSITY, album, picture)
+    budget = portrait_budget(student, ISS)  # as the issuer fits a real one
+    return replace(student, photo=synthetic_portrait(f"{seed}|{given}", budget))
 
 
 def build_testset(seed: str) -> Testset:
@@ -159,6 +164,13 @@ def build_testset(seed: str) -> Testset:
             Verdict.WARNING, warnings=(WarningCode.CLOCK_BEHIND,
                                        WarningCode.REVOCATION_LIST_STALE),
             now=behind, revocations="revocations-stale.cbor")
+    # A kit whose clock NTP has not set since boot (section 6.1): never valid, and no honest
+    # student refused for it (a credential "not yet valid" by that clock passes).
+    out.add("warning_clock_unsynchronized", code("unsynchronized"), Verdict.WARNING,
+            warnings=(WarningCode.CLOCK_UNSYNCHRONIZED,), clock_synchronized=False)
+    out.add("warning_clock_unsynchronized_not_yet_valid", code("unsync future", nbf=T0 + DAY),
+            Verdict.WARNING, warnings=(WarningCode.CLOCK_UNSYNCHRONIZED,),
+            clock_synchronized=False)
     out.add("warning_revoked_but_list_predates_it", code("first phone"), Verdict.WARNING,
             warnings=(WarningCode.REVOCATION_LIST_STALE,), revocations="revocations-stale.cbor")
     # invalid, in the order of the checks -------------------------------------------------------
@@ -261,8 +273,9 @@ README = """# ML1 test set (seed {seed})
 
 Made by `issuer-stub make-testset`. `manifest.json` lists every case: the QR text, the PNG in
 `qr/`, the time to check at (`now`), the revocation list to hold (null: none) and the expected
-verdict, reason and warnings. Check them with the pinned anchor `anchor.pem` and the trust list
-`trustlist.cbor`, e.g.
+verdict, reason and warnings; `"clock": "unsynchronized"` marks a case to check as a kit whose
+clock is not synchronized (`verifier check --clock unsynchronized`). Check them with the pinned
+anchor `anchor.pem` and the trust list `trustlist.cbor`, e.g.
 
     verifier check --anchor anchor.pem --trust-list trustlist.cbor \\
         --revocation-list revocations.cbor --now {t0} qr/valid_basic.png

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import segno
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from issuer_stub.errors import InvalidInput
 from issuer_stub.keystore import new_key, private_pem, write_atomic
 from issuer_stub.signing import qr_text, sign_presentation
 
@@ -42,7 +44,7 @@ class Wallet:
     def present(self, now: int) -> str:
         """The QR text the phone shows at ``now`` (epoch seconds)."""
         if self.credential is None:
-            raise ValueError("this wallet holds no credential yet")
+            raise InvalidInput("this wallet holds no credential yet", "bad_wallet")
         return qr_text(sign_presentation(self.device_key, self.credential, now))
 
     def present_png(self, now: int, path: Path, scale: int = 4) -> Path:
@@ -60,9 +62,20 @@ class Wallet:
 
     @classmethod
     def load(cls, path: Path) -> Wallet:
-        doc = json.loads(path.read_text())
-        key = serialization.load_pem_private_key(doc["device_key"].encode(), password=None)
+        """A wallet written by ``save``; anything else is InvalidInput saying what to do."""
+        raw = path.read_bytes()  # OSError (missing, unreadable) is the caller's to report
+        damaged = InvalidInput(
+            f"{path} is {'empty' if not raw.strip() else 'not a wallet file (damaged?)'}; "
+            "give a wallet written by 'issuer-stub activate' or 'issuer-stub issue'",
+            "bad_wallet",
+        )
+        try:
+            doc = json.loads(raw)
+            key = serialization.load_pem_private_key(doc["device_key"].encode(), password=None)
+            cred = doc.get("credential")
+            credential = None if cred is None else base64.b64decode(cred, validate=True)
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+            raise damaged from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{path}: device key is not an EC key")
-        cred = doc.get("credential")
-        return cls(device_key=key, credential=None if cred is None else base64.b64decode(cred))
+            raise damaged
+        return cls(device_key=key, credential=credential)

@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 WALLET_DIR = Path(__file__).resolve().parent / "static" / "wallet"
+MAX_TAIL = 200  # no file of the wallet has a longer path; longer ones are 404 without a look
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -41,17 +42,19 @@ HEADERS = {
 
 def resolve(root: Path, tail: str) -> Path | None:
     """The file ``tail`` names under ``root``, or None (missing, hidden, outside, unknown)."""
+    if len(tail) > MAX_TAIL or not tail.isprintable():  # NUL, control characters
+        return None
     parts = [p for p in tail.split("/") if p]
     if any(p.startswith(".") or "\\" in p for p in parts):
         return None
     path = root.joinpath(*parts) if parts else root
-    if path.is_dir():
-        path = path / "index.html"
     try:
+        if path.is_dir():
+            path = path / "index.html"
         real = path.resolve(strict=True)
         if not real.is_relative_to(root.resolve(strict=True)):
             return None
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # too long, a loop, an embedded NUL
         return None
     if not real.is_file() or real.suffix.lower() not in CONTENT_TYPES:
         return None

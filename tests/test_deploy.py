@@ -18,6 +18,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -325,6 +326,22 @@ def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) ->
     assert str(config.anchor) == "/etc/mleg-verifier/anchor.pem"
     assert str(config.cache_dir) == "/var/lib/mleg-verifier"
     assert config.camera.source == "picamera2"
+    # A Pi without a battery-backed clock trusts its clock only once NTP has set it.
+    assert config.clock == "ntp"
+
+
+@needs_dpkg
+def test_a_kit_with_an_rtc_trusts_its_system_clock(tmp_path: Path, anchor: Path) -> None:
+    import tomllib
+
+    from verifier.device.config import parse_config
+
+    root = fake_root(tmp_path / "root")
+    result = install("--dry-run", "--rtc", "--anchor", anchor, "--list-url", "http://l.example",
+                     root=root)
+    lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
+    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    assert parse_config(tomllib.loads(text)).clock == "system"
 
 
 @needs_dpkg
@@ -472,7 +489,7 @@ def test_services_are_hardened_and_every_directive_says_why(unit: str) -> None:
     assert values(unit, "ExecStart")[0].startswith(VENV_VERIFIER + " ")
     assert values(unit, "Environment")[0] == "MLEG_VERIFIER_CONFIG=/etc/mleg-verifier/config.toml"
     uncommented = [k for s, k, _, c in directives(unit) if s == "Service" and not c]
-    assert uncommented == ["Type"]
+    assert uncommented in ([], ["Type"])
 
 
 def test_app_may_open_only_camera_console_and_gpio_devices() -> None:
@@ -495,9 +512,41 @@ def test_app_owns_tty1_and_its_screen_never_reaches_the_journal() -> None:
     # Textual draws on stderr and sizes from stdout: the screen (names, photos) is the tty.
     assert values(APP_UNIT, "StandardOutput") == ["tty"]
     assert values(APP_UNIT, "StandardError") == ["tty"]
-    assert values(APP_UNIT, "Restart") == ["on-failure"]
+    assert values(APP_UNIT, "Restart") == ["always"]
     assert values(APP_UNIT, "WantedBy") == ["multi-user.target"]
     assert values(SYNC_UNIT, "StandardOutput") == ["journal"]
+
+
+def test_app_unit_restarts_after_every_exit_but_a_confirmed_kiosk_quit() -> None:
+    from verifier.ui.app import EXIT_KIOSK_QUIT
+
+    assert values(APP_UNIT, "Restart") == ["always"]
+    assert values(APP_UNIT, "RestartPreventExitStatus") == [str(EXIT_KIOSK_QUIT)]
+    assert values(APP_UNIT, "SuccessExitStatus") == [str(EXIT_KIOSK_QUIT)]
+    # The watchdog: the app notifies (READY=1, WATCHDOG=1), systemd acts on silence.
+    assert values(APP_UNIT, "Type") == ["notify"] and values(APP_UNIT, "WatchdogSec") == ["30s"]
+    assert values(APP_UNIT, "NotifyAccess") == ["main"]
+    # The last error stays on tty1: the console is not cleared when the app stops.
+    assert values(APP_UNIT, "TTYVTDisallocate") == ["no"] and values(APP_UNIT, "TTYReset") == ["no"]
+
+
+def test_app_unit_prints_why_it_stopped_on_tty1() -> None:
+    """ExecStopPost's shell line, unescaped as systemd does ($$, %%, C escapes), run here."""
+    line = values(APP_UNIT, "ExecStopPost")[0]
+    assert line.startswith("/bin/sh -c '") and line.endswith("'")
+    script = line[len("/bin/sh -c '") : -1].replace("$$", "$").replace("%%", "%")
+    script = script.replace("\\\\", "\\")
+    env = {"PATH": "/usr/bin:/bin", "EXIT_CODE": "killed", "EXIT_STATUS": "ABRT"}
+    shown = subprocess.run(
+        ["/bin/sh", "-c", script], env={**env, "SERVICE_RESULT": "watchdog"},
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert "stopped: watchdog (killed ABRT)" in shown and "journalctl -u mleg-verifier" in shown
+    quiet = subprocess.run(
+        ["/bin/sh", "-c", script], env={**env, "SERVICE_RESULT": "success"},
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert quiet == ""  # a confirmed quit or systemctl stop: nothing printed
 
 
 def test_sync_runs_every_15_minutes_with_jitter_and_at_boot_after_the_network() -> None:
@@ -566,7 +615,14 @@ def test_app_runs_as_the_unit_runs_it_and_stops_on_sigterm(tmp_path: Path) -> No
     )
     command = values(APP_UNIT, "ExecStart")[0].split()
     command[0] = str(Path(sys.executable).with_name("verifier"))
-    env = {**unit_env(config), "HOME": str(home)}
+    # systemd's notification socket, as Type=notify and WatchdogSec= give the real unit.
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.setblocking(False)
+    env = {
+        **unit_env(config), "HOME": str(home),
+        "NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "30000000",
+    }
 
     controller, console = pty.openpty()
     fcntl.ioctl(console, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
@@ -588,6 +644,11 @@ def test_app_runs_as_the_unit_runs_it_and_stops_on_sigterm(tmp_path: Path) -> No
                     screen += os.read(controller, 65536).decode("utf-8", "replace")
         shown = ANSI.sub("", screen)
         exited_early = proc.poll()
+        time.sleep(1.5)  # at least one more tick of the UI loop
+        notes = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                notes.append(notify.recv(4096))
         proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(OSError):
             while select.select([controller], [], [], 0.5)[0] and os.read(controller, 65536):
@@ -597,8 +658,11 @@ def test_app_runs_as_the_unit_runs_it_and_stops_on_sigterm(tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
         os.close(controller)
+        notify.close()
     # It rendered, read the code with the replay camera and verified it against the cache.
     assert name in shown, f"exit {proc.returncode}; last screen output:\n{shown[-3000:]}"
+    # Ready once the screen was up, then watchdog pings while the camera loop moves.
+    assert notes[0] == b"READY=1" and b"WATCHDOG=1" in notes, notes
     # systemd counts SIGTERM as a clean stop (no restart, no failure).
     assert exited_early is None and code in (0, -signal.SIGTERM), code
     # Nothing with personal data was left anywhere it could write.

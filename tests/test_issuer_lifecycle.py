@@ -26,7 +26,7 @@ from issuer_stub.errors import (
 )
 from issuer_stub.keystore import load_private_key, new_key, public_pem, save_private_key
 from issuer_stub.office import Issued, Office
-from issuer_stub.photos import synthetic_portrait
+from issuer_stub.photos import photo_type, synthetic_photo
 from issuer_stub.registry import Registry
 from issuer_stub.signing import StudentData, credential_claims, sign_credential
 from issuer_stub.wallet import Wallet
@@ -50,7 +50,7 @@ def student_fields(n: int = 1, **over: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "given_names": f"Anna{n}", "family_name": "Kowalska", "birth_date": dob.isoformat(),
         "pesel": pesel.make(dob, n, True), "album": f"10{n:04d}",
-        "photo": synthetic_portrait(f"student {n}"),
+        "photo": synthetic_photo(f"student {n}"),  # a PNG: the office makes the portrait
         "els_issued_at": NOW - 100 * DAY, "els_valid_until": "2027-03-31",
     }
     fields.update(over)
@@ -213,7 +213,7 @@ def test_activation_rechecks_eligibility_and_keeps_the_code(issuer: Issuer) -> N
     with pytest.raises(NotEligible) as exc:
         issuer.office.activate(order.code, new_key().public_key(), NOW + 2)
     assert exc.value.condition == "photo_missing"
-    photo = synthetic_portrait("new photo")
+    photo = synthetic_photo("new photo")
     issuer.office.update_student(student_id, {"photo": photo}, NOW + 3, reissue_els=True)
     assert issuer.office.activate(order.code, new_key().public_key(), NOW + 4).cti
 
@@ -482,17 +482,19 @@ def _csv_row(n: int, photo: str = "", pesel_number: str | None = None) -> str:
 
 def test_csv_import_with_photo_files_and_synthetic_portraits(issuer: Issuer,
                                                              tmp_path: Path) -> None:
-    photo = synthetic_portrait("file photo")
+    photo = synthetic_photo("file photo")
     (tmp_path / "photos").mkdir()
-    (tmp_path / "photos" / "jan1.jpg").write_bytes(photo)
+    (tmp_path / "photos" / "jan1.png").write_bytes(photo)
     csv = tmp_path / "students.csv"
-    csv.write_text("\n".join([CSV_HEADER, _csv_row(1, "photos/jan1.jpg"), _csv_row(2),
+    csv.write_text("\n".join([CSV_HEADER, _csv_row(1, "photos/jan1.png"), _csv_row(2),
                               _csv_row(3)]) + "\n", encoding="utf-8")
     ids = issuer.office.import_csv(csv, NOW)
     assert len(ids) == 3
     records = issuer.office.students()
-    assert records[0].photo == photo
-    assert all(r.photo and r.photo.startswith(b"\xff\xd8") for r in records)
+    # Every row's portrait made by the office (none stored as it came), a small WebP.
+    assert all(r.photo and photo_type(r.photo) == "image/webp" and len(r.photo) <= 1024
+               for r in records)
+    assert len({r.photo for r in records}) == 3
     assert records[1].photo != records[2].photo
     assert issuer.activate(ids[2], NOW).issued.exp == END_OF_MARCH
 
@@ -543,7 +545,7 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     _run(capsys, "activate", d, "--code", code.lower(), "--wallet", str(wallet), "--now", now)
     assert mode(wallet) == 0o600
     assert main(["activate", d, "--code", code, "--wallet", str(tmp_path / "x.json"),
-                 "--now", now]) == 1
+                 "--now", now]) == 2
     assert "used already" in capsys.readouterr().err
 
     _run(capsys, "student", "update", d, "3", "--extend-els", "--now", now)
@@ -563,7 +565,7 @@ def test_cli_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     trust, revocations = published_lists(registry)
     assert verify(text, trust, revocations, NOW + 30).reason is Reason.REVOKED
 
-    assert main(["order", d, "3", "--now", now]) == 1
+    assert main(["order", d, "3", "--now", now]) == 2
     assert "status is 'graduated'" in capsys.readouterr().err
-    assert main(["student", "show", d, "99"]) == 1
+    assert main(["student", "show", d, "99"]) == 2
     assert "no student with id 99" in capsys.readouterr().err

@@ -86,8 +86,8 @@ def test_new_student_normalises_and_defaults() -> None:
         ({"birth_date": "2030-01-01"}, "invalid_date"),
         ({"pesel": "44051401359"}, "pesel_dob_mismatch"),
         ({"pesel": "12345678901"}, "pesel_invalid"),
-        ({"photo": b"\x89PNG\r\n\x1a\n"}, "photo_type"),
-        ({"photo": b"\xff\xd8\xff" + bytes(2046)}, "photo_size"),
+        ({"photo": b"GIF89a" + bytes(10)}, "photo_type"),
+        ({"photo": b"\xff\xd8\xff" + bytes(students.MAX_PHOTO_INPUT_BYTES)}, "photo_size"),
         ({"els_valid_until": "2027-02-28"}, "invalid_date"),
         ({"els_issued_at": NOW + 1}, "invalid_date"),
         ({"els_issued_at": None}, "invalid_input"),  # an ELS needs both dates
@@ -105,8 +105,12 @@ def test_new_student_rejections(over: dict[str, object], code: str) -> None:
     assert str(RECORD.pesel) not in exc.value.message
 
 
-def test_photo_of_exactly_2048_bytes_is_accepted() -> None:
-    assert len(students.check_photo(b"\xff\xd8\xff" + bytes(2045))) == 2048
+def test_photo_files_up_to_the_input_cap_are_taken_for_the_portrait() -> None:
+    # The file a portrait is made from (photos.py decodes it, bounded): not the credential's.
+    cap = students.MAX_PHOTO_INPUT_BYTES
+    assert len(students.check_photo(b"\xff\xd8\xff" + bytes(cap - 3))) == cap
+    for head in (b"\x89PNG\r\n\x1a\n", b"RIFF\0\0\0\0WEBPVP8 ", b"\0\0\0\x1cftypavif"):
+        assert students.check_photo(head + bytes(10)).startswith(head)
 
 
 def test_changes_stamp_personal_data_and_reissue_els() -> None:

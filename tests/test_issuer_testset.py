@@ -41,6 +41,10 @@ def _data(directory: Path, manifest: dict[str, Any], case: dict[str, Any]) -> Tr
     return TrustData(anchor, trust, revocations)
 
 
+def _synchronized(case: dict[str, Any]) -> bool:
+    return case.get("clock", "synchronized") == "synchronized"
+
+
 def _summary(result: CheckResult) -> dict[str, Any]:
     out = result.to_json()
     return {k: out[k] for k in ("verdict", "reason", "warnings")}
@@ -53,7 +57,8 @@ def test_every_text_gives_the_expected_verdict(testset: tuple[Path, dict[str, An
         if case["text"] is None:
             continue
         data = _data(directory, manifest, case)
-        result = verify(case["text"], data.trust_list, data.revocations, case["now"])
+        result = verify(case["text"], data.trust_list, data.revocations, case["now"],
+                        clock_synchronized=_synchronized(case))
         if _summary(result) != case["expect"]:
             wrong.append((case["name"], _summary(result), case["expect"]))
     assert wrong == []
@@ -64,7 +69,8 @@ def test_every_png_gives_the_expected_verdict(testset: tuple[Path, dict[str, Any
     wrong = []
     for case in manifest["cases"]:
         result = check_frame(load_gray(directory / case["file"]),
-                             _data(directory, manifest, case), case["now"])
+                             _data(directory, manifest, case), case["now"],
+                             clock_synchronized=_synchronized(case))
         if _summary(result) != case["expect"]:
             wrong.append((case["name"], _summary(result), case["expect"]))
     assert wrong == []
@@ -80,7 +86,9 @@ def test_every_verdict_reason_and_warning_is_covered(
     warnings = {w for c in cases for w in c["expect"]["warnings"]}
     assert warnings == {str(w) for w in WarningCode}
     assert len({c["name"] for c in cases}) == len(cases)
-    assert all(set(c) == {"name", "file", "text", "now", "revocations", "expect"} for c in cases)
+    fields = {"name", "file", "text", "now", "revocations", "expect"}
+    assert all(set(c) - {"clock"} == fields for c in cases)
+    assert {c.get("clock") for c in cases} == {None, "unsynchronized"}  # as the spec's vectors
 
 
 def test_same_seed_same_bytes_other_seed_other_keys(

@@ -74,6 +74,9 @@ def test_https_serves_the_lists_and_the_verifier_checks_the_certificate(
         config = Config(anchor=registry.anchor_path, cache_dir=tmp_path / "cache", list_url=url)
         refused = sync_lists(config, sleep=lambda s: None)
         assert [item.status for item in refused.lists] == ["failed", "failed"]
+        message = refused.lists[0].message
+        assert "certificate" in message and "not trusted" in message, message
+        assert "REQUESTS_CA_BUNDLE" in message and "SSLError" not in message
         assert not (tmp_path / "cache" / "trustlist.cbor").exists()
 
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the kit trusts this issuer's CA

@@ -72,7 +72,7 @@ def test_init_writes_keys_0600_anchor_and_verifiable_lists(issuer: Path) -> None
 def test_init_refuses_an_existing_directory(
     issuer: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["init", str(issuer)]) == 1
+    assert main(["init", str(issuer)]) == 2
     assert "already" in capsys.readouterr().err
 
 
@@ -99,7 +99,7 @@ def test_issue_rejects_bad_student_data(
 ) -> None:
     args = ["issue", str(issuer), *STUDENT_ARGS, "--wallet", str(tmp_path / "w.json")]
     args[args.index("2004-02-29")] = "29.02.2004"
-    assert main(args) == 1
+    assert main(args) == 2
     assert "credential rejected" in capsys.readouterr().err
     assert not (tmp_path / "w.json").exists()
 
@@ -123,9 +123,9 @@ def test_revoke_by_wallet_and_by_cti_republishes_at_once(
 def test_revoke_refuses_unknown_or_malformed_ids(
     issuer: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["revoke", str(issuer), "--cti", "00" * 16]) == 1
+    assert main(["revoke", str(issuer), "--cti", "00" * 16]) == 2
     assert "not issued" in capsys.readouterr().err
-    assert main(["revoke", str(issuer), "--cti", "abcd"]) == 1
+    assert main(["revoke", str(issuer), "--cti", "abcd"]) == 2
     with pytest.raises(SystemExit) as exc:
         parse_arguments(["revoke", str(issuer), "--cti", "zz"])
     assert exc.value.code == 2
@@ -148,7 +148,7 @@ def test_publish_bumps_both_seqs_and_drops_expired_ids(issuer: Path, tmp_path: P
 def test_commands_on_a_missing_directory_fail_cleanly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["publish", str(tmp_path / "nope")]) == 1
+    assert main(["publish", str(tmp_path / "nope")]) == 2
     assert "not an issuer directory" in capsys.readouterr().err
 
 
@@ -197,8 +197,10 @@ def test_server_sends_cose_with_validators_and_answers_304(
 
 def test_server_serves_nothing_else(server: tuple[ListServer, str]) -> None:
     _srv, url = server
-    for path in ("/", "/state.json", "/../ta.key.pem", "/ta.key.pem", "/public/trustlist.cbor"):
+    for path in ("/state.json", "/../ta.key.pem", "/ta.key.pem", "/public/trustlist.cbor"):
         assert requests.get(url + path, timeout=5).status_code == 404
+    index = requests.get(url + "/", timeout=5)  # a static page: nothing of DIR in it
+    assert index.status_code == 200 and "issuer.db" not in index.text
 
 
 def test_server_picks_up_a_cli_revocation(

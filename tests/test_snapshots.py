@@ -23,7 +23,6 @@ from rich.text import Text
 from tests.conftest import DAY, NOW, STUDENT, World
 from tests.portraits import PORTRAIT_JPEG, bomb_jpeg
 from verifier.core.errors import ConfigError
-from verifier.core.reasons import Verdict
 from verifier.device.clock import FixedClock
 from verifier.device.trustdata import TrustData
 from verifier.ui import app as ui_app
@@ -101,11 +100,6 @@ def _no_trust() -> TrustData:
     raise ConfigError("no trust list in /var/lib/mleg-verifier: run 'verifier sync'")
 
 
-class _UnsetClock(FixedClock):
-    def synchronized(self) -> bool:
-        return False
-
-
 def inspector(state: str, language: str = "pl", colours: str = "truecolor") -> InspectorApp:
     world = World()
     photo = bomb_jpeg(65000, 65000) if state == "photo_bomb" else PORTRAIT_JPEG
@@ -113,7 +107,7 @@ def inspector(state: str, language: str = "pl", colours: str = "truecolor") -> I
     cti = bytes(16)
     wallet = world.wallet(student, cti=cti, exp=NOW + 120 * DAY)
     load = world.trust_data
-    clock = _UnsetClock(NOW) if state == "clock" else FixedClock(NOW)
+    clock = FixedClock(NOW, synchronized=state != "clock")  # "clock": not set since boot
     if state == "revoked":
         world.ministry.revoked.add(cti)
     elif state == "check":
@@ -137,14 +131,7 @@ def inspector(state: str, language: str = "pl", colours: str = "truecolor") -> I
 async def _show(pilot) -> None:
     app = pilot.app
     if app.pending:
-        result = app.submit_texts([app.pending])
-        if isinstance(app.services.clock, _UnsetClock) and result.verdict is Verdict.VALID:
-            # Until the core's clock_unsynchronized (spec revision 2) lands, the verdict a
-            # core that knows it gives: warning, with that code.
-            app.result = replace(
-                result, verdict=Verdict.WARNING, warnings=("clock_unsynchronized",)
-            )
-            app.render_all()
+        app.submit_texts([app.pending])
     await pilot.pause()
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
+import pytest
 from textual import events
 from textual.widgets import Input
 
 from tests.conftest import NOW, World
 from verifier.core.reasons import Verdict
 from verifier.device.clock import FixedClock
-from verifier.ui.app import InspectorApp
+from verifier.ui.app import EXIT_KIOSK_QUIT, InspectorApp
 from verifier.ui.feedback import RecordingFeedback
 from verifier.ui.screens.history import DetailsScreen, HistoryScreen
 from verifier.ui.screens.scan import ScanScreen
@@ -167,19 +169,24 @@ async def test_quit_without_kiosk_exits_at_once(world: World) -> None:
     assert app.return_code == 0
 
 
-async def test_kiosk_quit_needs_confirmation(world: World) -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c", "ctrl+q"])
+async def test_kiosk_quit_needs_confirmation(world: World, key: str) -> None:
     app, _, _ = make_app(world)
     app.kiosk = True
     async with app.run_test() as pilot:
-        await pilot.press("q")
+        await pilot.press(key)
         await pilot.pause()
         assert app.screen.__class__.__name__ == "ConfirmQuit"
+        await pilot.press(key)  # asked again while the question is up: still one question
+        await pilot.pause()
+        assert [type(s).__name__ for s in app.screen_stack].count("ConfirmQuit") == 1
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, ScanScreen) and app.is_running
-        await pilot.press("q", "y")
+        await pilot.press(key, "y")
         await pilot.pause()
-    assert app.return_code == 0
+    # The one exit the unit does not restart after (RestartPreventExitStatus=).
+    assert app.return_code == EXIT_KIOSK_QUIT != 0
 
 
 async def test_typed_or_pasted_code_is_checked(world: World) -> None:
@@ -228,6 +235,7 @@ async def test_sync_key_refreshes_lists_and_a_revoked_code_stops_passing(world: 
     fake = FakeSync(sync)
     app, _, _ = make_app(world, sync=fake)
     async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
         assert fake.started
         assert app.submit_texts([wallet.present(NOW)]).verdict is Verdict.VALID
         await pilot.press("s")
@@ -260,6 +268,41 @@ async def test_without_a_buzzer_the_terminal_bell_rings_per_pattern(world: World
                 break
         await pilot.pause(0.3)
         assert len(rings) == 4  # invalid: three more, and no more than that
+
+
+async def test_first_sync_starts_once_the_screen_is_drawn(world: World) -> None:
+    app, _, _ = make_app(world)
+    seen: list[str] = []
+
+    class Recording(FakeSync):
+        def start(self, on_result) -> None:
+            # What the inspector sees at that moment: the ready panel, already on screen.
+            seen.append(panel_text(app) if isinstance(app.screen, ScanScreen) else "no screen")
+            super().start(on_result)
+
+    app.services.sync = Recording(lambda: "x")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+    assert len(seen) == 1 and "Ready" in seen[0]
+
+
+async def test_sync_that_stored_nothing_keeps_the_lists_held(world: World) -> None:
+    loads = []
+
+    def load():
+        loads.append(1)
+        return world.trust_data()
+
+    fake = FakeSync(lambda: "x")
+    app, _, _ = make_app(world, sync=fake)
+    app.services.load_trust = load
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        held = app.trust
+        await asyncio.to_thread(fake.on_result, "trust list not modified", False)
+        assert app.trust is held and len(loads) == 1 and "not modified" in app.sync_message
+        await asyncio.to_thread(fake.on_result, "revocation list fetched", True)
+        assert app.trust is not held and len(loads) == 2
 
 
 # ---- issue 14: the photo, the states, the status bar, Polish, the quit dialog -------------
@@ -347,7 +390,7 @@ async def test_check_says_what_to_do_and_the_clock_sentence_fits_its_cause(world
     from verifier.core.result import CheckResult
     from verifier.ui.view import verdict_view
 
-    clock_result = CheckResult(Verdict.WARNING, warnings=("clock_unsynchronized",))  # type: ignore[arg-type]
+    clock_result = CheckResult(Verdict.WARNING, warnings=(WarningCode.CLOCK_UNSYNCHRONIZED,))
     lists_result = CheckResult(Verdict.WARNING, warnings=(WarningCode.REVOCATION_LIST_STALE,))
     pl = verdict_view(clock_result, NOW, "pl").action
     en = verdict_view(clock_result, NOW, "en").action
@@ -359,17 +402,21 @@ async def test_check_says_what_to_do_and_the_clock_sentence_fits_its_cause(world
     assert verdict_view(behind, NOW, "pl").action == pl
 
 
-class _Clock(FixedClock):
-    def __init__(self, now: int, synchronized: bool) -> None:
-        super().__init__(now)
-        self._sync = synchronized
-
-    def synchronized(self) -> bool:
-        return self._sync
+async def test_an_unset_clock_gives_check_with_the_sentence_for_the_conductor(
+    world: World,
+) -> None:
+    services = Services(load_trust=world.trust_data, clock=FixedClock(NOW, synchronized=False))
+    app = InspectorApp(services, language="pl")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.submit_texts([world.wallet().present(NOW)]).verdict is Verdict.WARNING
+        await pilot.pause()
+        text = panel_text(app)
+        assert "SPRAWDŹ" in text and "sprawdź legitymację wzrokowo" in text
+        assert "zegar nieustawiony" in str(app.screen.query_one(StatusBar).render())
 
 
 async def test_status_bar_shows_the_clock_state(world: World) -> None:
-    services = Services(load_trust=world.trust_data, clock=_Clock(NOW, False))
+    services = Services(load_trust=world.trust_data, clock=FixedClock(NOW, synchronized=False))
     app = InspectorApp(services, language="pl")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -470,7 +517,7 @@ async def test_kiosk_quit_dialog_shows_the_question_and_keys(world: World) -> No
         assert isinstance(app.screen, ScanScreen) and app.is_running
         await pilot.press("q", "t")
         await pilot.pause()
-    assert app.return_code == 0
+    assert app.return_code == 10  # EXIT_KIOSK_QUIT: the unit does not restart it
 
 
 async def test_help_fits_80_columns_and_says_how_to_close(world: World) -> None:

@@ -1,10 +1,12 @@
-"""The shared ML1 vectors: every case gives exactly the expected verdict, reason and warnings."""
+"""The shared ML1 vectors, revision 1 and revision 2: every case gives exactly the expected
+verdict, reason and warnings, through verify() and through `verifier check --json`."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,29 +21,45 @@ from verifier.device.trustdata import TrustData
 from verifier.imaging.decoding import load_gray
 from verifier.imaging.pipeline import check_frame
 
+SETS = {"rev1": VECTORS, "rev2": VECTORS / "rev2"}
+
+
+@pytest.fixture(scope="module", params=list(SETS))
+def vector_set(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]]:
+    base = SETS[request.param]
+    if not (base / "cases.json").is_file():
+        pytest.skip(f"shared test vectors not found at {base}")
+    return base, json.loads((base / "cases.json").read_text())
+
 
 def _summary(result_json: dict[str, Any]) -> dict[str, Any]:
     return {k: result_json[k] for k in ("verdict", "reason", "warnings")}
 
 
-@pytest.fixture(scope="module")
-def loaded(vectors: dict[str, Any]) -> tuple[Anchor, TrustList]:
-    anchor = Anchor.from_pem((VECTORS / vectors["anchor"]).read_bytes())
-    return anchor, TrustList.from_bytes((VECTORS / vectors["trust_list"]).read_bytes(), anchor)
+def _synchronized(case: dict[str, Any]) -> bool:
+    return case.get("clock", "synchronized") == "synchronized"
 
 
-def _revocations(anchor: Anchor, name: str | None) -> RevocationList | None:
-    return (
-        None if name is None else RevocationList.from_bytes((VECTORS / name).read_bytes(), anchor)
-    )
+def _loaded(base: Path, vectors: dict[str, Any]) -> tuple[Anchor, TrustList]:
+    anchor = Anchor.from_pem((base / vectors["anchor"]).read_bytes())
+    return anchor, TrustList.from_bytes((base / vectors["trust_list"]).read_bytes(), anchor)
 
 
-def test_every_vector_case(vectors: dict[str, Any], loaded: tuple[Anchor, TrustList]) -> None:
-    anchor, trust_list = loaded
+def _revocations(base: Path, anchor: Anchor, name: str | None) -> RevocationList | None:
+    return None if name is None else RevocationList.from_bytes((base / name).read_bytes(), anchor)
+
+
+def test_every_vector_case(vector_set: tuple[Path, dict[str, Any]]) -> None:
+    base, vectors = vector_set
+    anchor, trust_list = _loaded(base, vectors)
     wrong = []
     for case in vectors["cases"]:
         result = verify(
-            case["text"], trust_list, _revocations(anchor, case["revocations"]), case["now"]
+            case["text"],
+            trust_list,
+            _revocations(base, anchor, case["revocations"]),
+            case["now"],
+            clock_synchronized=_synchronized(case),
         )
         if _summary(result.to_json()) != case["expect"]:
             wrong.append((case["name"], _summary(result.to_json()), case["expect"]))
@@ -50,18 +68,25 @@ def test_every_vector_case(vectors: dict[str, Any], loaded: tuple[Anchor, TrustL
 
 
 def test_vector_images_decode_to_the_same_verdict(
-    vectors: dict[str, Any], loaded: tuple[Anchor, TrustList]
+    vector_set: tuple[Path, dict[str, Any]],
 ) -> None:
     """A frame that decodes gives exactly the text's verdict; an unread frame is only ever
     no_code_found (never another verdict). The floor is what the pipeline reads today; the
     target is all of them (see bench/RESULTS.md)."""
-    anchor, trust_list = loaded
+    base, vectors = vector_set
     cases = [c for c in vectors["cases"] if c.get("image")]
-    assert cases, "the vectors should include camera-like frames"
+    if not cases:
+        pytest.skip("this set has no camera-like frames")
+    anchor, trust_list = _loaded(base, vectors)
     read = 0
     for case in cases:
-        data = TrustData(anchor, trust_list, _revocations(anchor, case["revocations"]))
-        result = check_frame(load_gray(VECTORS / case["image"]), data, case["now"])
+        data = TrustData(anchor, trust_list, _revocations(base, anchor, case["revocations"]))
+        result = check_frame(
+            load_gray(base / case["image"]),
+            data,
+            case["now"],
+            clock_synchronized=_synchronized(case),
+        )
         if result.reason == "no_code_found":
             continue
         read += 1
@@ -69,40 +94,75 @@ def test_vector_images_decode_to_the_same_verdict(
     assert read >= 4, f"only {read} of {len(cases)} vector frames decoded"
 
 
-def test_rogue_trust_list_is_refused(loaded: tuple[Anchor, TrustList]) -> None:
-    anchor, _ = loaded
+def test_rogue_trust_list_is_refused() -> None:
+    if not (VECTORS / "rogue-trustlist.cbor").is_file():
+        pytest.skip(f"shared test vectors not found at {VECTORS}")
+    anchor = Anchor.from_pem((VECTORS / "anchor.pem").read_bytes())
     with pytest.raises(ListError, match="kid is not the trust anchor"):
         TrustList.from_bytes((VECTORS / "rogue-trustlist.cbor").read_bytes(), anchor)
 
 
-def test_cli_json_text_gives_the_vector_verdicts(vectors: dict[str, Any]) -> None:
-    """Other tools call `verifier check --json --text`; check it as they do, per `now` group."""
-    by_setup: dict[tuple[int, str | None], list[dict[str, Any]]] = {}
+def _bad_lists() -> list[Path]:
+    folder = VECTORS / "rev2" / "bad-lists"
+    return sorted(folder.glob("*.cbor")) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize("path", _bad_lists(), ids=lambda p: p.stem)
+def test_anchor_signed_lists_that_break_section_5_are_refused(path: Path) -> None:
+    anchor = Anchor.from_pem((VECTORS / "rev2" / "anchor.pem").read_bytes())
+    kind = TrustList if path.name.startswith("trustlist") else RevocationList
+    with pytest.raises(ListError):
+        kind.from_bytes(path.read_bytes(), anchor)
+
+
+def test_there_are_bad_lists_to_refuse() -> None:
+    if not (VECTORS / "rev2").is_dir():
+        pytest.skip(f"shared test vectors not found at {VECTORS}")
+    assert len(_bad_lists()) >= 5
+
+
+def _check_command(base: Path, vectors: dict[str, Any], *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "verifier.commands.cli",
+        "check",
+        "--anchor",
+        str(base / vectors["anchor"]),
+        "--trust-list",
+        str(base / vectors["trust_list"]),
+        *extra,
+    ]
+
+
+def test_cli_json_text_gives_the_vector_verdicts(vector_set: tuple[Path, dict[str, Any]]) -> None:
+    """Other tools call `verifier check --json --text`; check it as they do, per setup group
+    (time, revocation list, clock state: `--clock` as the vectors README says)."""
+    base, vectors = vector_set
+    by_setup: dict[tuple[int, str | None, bool], list[dict[str, Any]]] = {}
     for case in vectors["cases"]:
-        by_setup.setdefault((case["now"], case["revocations"]), []).append(case)
-    for (now, revocations), cases in by_setup.items():
+        key = (case["now"], case["revocations"], _synchronized(case))
+        by_setup.setdefault(key, []).append(case)
+    for (now, revocations, synchronized), cases in by_setup.items():
         rev = (
-            ["--revocation-list", str(VECTORS / revocations)]
+            ["--revocation-list", str(base / revocations)]
             if revocations
             else ["--no-revocation-list"]
         )
-        cmd = [
-            sys.executable,
-            "-m",
-            "verifier.commands.cli",
-            "check",
+        clock = "synchronized" if synchronized else "unsynchronized"
+        cmd = _check_command(
+            base,
+            vectors,
             "--json",
             "--text",
-            "--anchor",
-            str(VECTORS / vectors["anchor"]),
-            "--trust-list",
-            str(VECTORS / vectors["trust_list"]),
             *rev,
             "--now",
             str(now),
+            "--clock",
+            clock,
             "--",
             *[c["text"] for c in cases],
-        ]
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert proc.stderr == ""
         lines = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -112,20 +172,12 @@ def test_cli_json_text_gives_the_vector_verdicts(vectors: dict[str, Any]) -> Non
         assert proc.returncode == (0 if all_valid else 1)
 
 
-def test_cli_rogue_trust_list_is_a_configuration_error(vectors: dict[str, Any]) -> None:
+def test_cli_rogue_trust_list_is_a_configuration_error() -> None:
+    if not (VECTORS / "rogue-trustlist.cbor").is_file():
+        pytest.skip(f"shared test vectors not found at {VECTORS}")
+    vectors = {"anchor": "anchor.pem", "trust_list": "rogue-trustlist.cbor"}
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "verifier.commands.cli",
-            "check",
-            "--text",
-            "--anchor",
-            str(VECTORS / "anchor.pem"),
-            "--trust-list",
-            str(VECTORS / "rogue-trustlist.cbor"),
-            "ML1:X",
-        ],
+        _check_command(VECTORS, vectors, "--text", "ML1:X"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from issuer_stub import devicekeys
 from issuer_stub.signing import StudentData
 from tests.conftest import DAY, World
 
@@ -48,15 +49,8 @@ def _b64url(text: str) -> bytes:
 
 
 def public_key_from_jwk(jwk: Any) -> ec.EllipticCurvePublicKey:
-    if not isinstance(jwk, dict) or jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
-        raise ValueError("device_key must be a P-256 EC JWK")
-    x, y = _b64url(jwk["x"]), _b64url(jwk["y"])
-    if len(x) != 32 or len(y) != 32:
-        raise ValueError("device_key coordinates must be 32 bytes")
-    numbers = ec.EllipticCurvePublicNumbers(
-        int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
-    )
-    return numbers.public_key()
+    """The wallet's device key as the real issuer reads it: a compressed point or a JWK."""
+    return devicekeys.from_wire(jwk)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from verifier.device.clock import SystemClock
 from verifier.device.config import Config, load_config
+from verifier.device.store import ListStore
 from verifier.device.trustdata import load_trust_data
 from verifier.imaging.camera.base import FrameSource
 from verifier.ui.services import BackgroundSync
@@ -63,18 +64,39 @@ def route_logging(socket_path: str = "/dev/log") -> logging.Handler:
     return handler
 
 
-def open_audit(config: Config, now: int) -> AuditLog | None:
+def open_audit(config: Config) -> AuditLog | None:
     """The verdict log in ``cache_dir/audit``; without it (read-only disk) the app still runs."""
     from verifier.device.audit import AuditLog
 
     try:
-        return AuditLog(config.cache_dir / "audit", now)
+        return AuditLog(config.cache_dir / "audit")
     except (OSError, sqlite3.Error) as exc:
         logging.getLogger(__name__).warning("audit log unavailable: %s", exc)
         return None
 
 
 def run_app(args: argparse.Namespace) -> int:
+    """Exit status: 0 quit, 1 a crash or a dead worker thread, 2 a config error, 10 a quit
+    confirmed in the kiosk (the only exit the unit does not restart after)."""
+    from verifier.core.errors import VerifierError
+    from verifier.ui.app import EXIT_FAILED
+
+    route_logging()  # first: a config error must reach the journal too
+    try:
+        return _run_app(args)
+    except VerifierError as exc:
+        logging.getLogger(__name__).error("cannot start: %s: %s", exc.title, exc.message)
+        raise  # main() prints it on the console (tty1) and exits 2
+    except Exception as exc:
+        # Anything else before or after the screen: one line on the console and the
+        # journal, exit 1 (restarted), never a silent 0.
+        logging.getLogger(__name__).exception("the app failed")
+        sys.stderr.write(f"mleg-verifier: {type(exc).__name__}: {exc}\n")
+        return EXIT_FAILED
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from verifier.device.notify import Notifier
     from verifier.ui.app import InspectorApp
     from verifier.ui.feedback import make_feedback
     from verifier.ui.services import Services, SourceScanner
@@ -86,8 +108,7 @@ def run_app(args: argparse.Namespace) -> int:
         sys.stderr.write("verifier app --demo: no terminal; running the text demo instead\n")
         return run_text_demo(None, sys.stdout)
     config = load_config(Path(args.config) if args.config else None)
-    route_logging()
-    clock = SystemClock()
+    clock = SystemClock(config.clock)
     if args.demo:
         from verifier.commands.demo import demo_world
 
@@ -99,19 +120,35 @@ def run_app(args: argparse.Namespace) -> int:
             clock=clock,
             scanner=SourceScanner(camera_opener(config, args.replay)),
             sync=background_sync(config),
-            audit=open_audit(config, clock.now()),
+            audit=open_audit(config),
         )
     services.feedback = make_feedback(config.feedback)
+    notifier = Notifier()
+    services.notifier = notifier if notifier.enabled else None
+    status = None
+    if not args.demo:
+        from verifier.device.runtime import RuntimeStatus, write_dir
+
+        status = RuntimeStatus(write_dir(config.cache_dir))
+        services.runtime_status = status.write
+        ListStore.remove_orphans(config.cache_dir)  # temporary files of interrupted writes
     app = InspectorApp(
         services,
         language=args.lang or config.language,
         window=config.window,
         clear_after=config.verdict_clear_seconds,
         kiosk=args.kiosk,
+        repeat_span=config.repeat_span,
     )
     try:
         app.run()
     finally:
         if services.audit is not None:
             services.audit.close()
-    return 0
+        if status is not None:
+            status.remove()
+    code = app.return_code or 0
+    if code and app.fatal_reason is None:
+        # Textual printed the traceback on the console; the journal gets one line.
+        logging.getLogger(__name__).error("the app stopped after an error (exit %d)", code)
+    return code

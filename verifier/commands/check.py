@@ -43,15 +43,19 @@ def run_check(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO)
         for item in args.inputs:
             if item != "-" and not Path(item).is_file():
                 raise ConfigError(f"cannot read image {item}: no such file")
-    now = SystemClock().now() if args.now is None else args.now
+    clock = SystemClock(config.clock)
+    now = clock.now() if args.now is None else args.now
+    synchronized = clock.synchronized() if args.clock is None else args.clock == "synchronized"
     window = config.window if args.window is None else args.window
     all_ok = True
     for kind, value in _inputs(args, stdin):
         result: CheckResult
         if kind == "text":
-            result = check_text(value, data, now, window)
+            result = check_text(value, data, now, window, clock_synchronized=synchronized)
         else:
-            result = check_frame(load_gray(value), data, now, window)
+            result = check_frame(
+                load_gray(value), data, now, window, clock_synchronized=synchronized
+            )
         all_ok = all_ok and result.verdict == "valid"
         if args.json:
             out.write(json.dumps({"input": value, **result.to_json()}, ensure_ascii=False) + "\n")

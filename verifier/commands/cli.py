@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from verifier.core.errors import VerifierError
+from verifier.device.buildinfo import VersionAction
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -21,6 +22,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = _Parser(prog="verifier", description="Offline verifier for ML1 student ID codes.")
     parser.add_argument("--config", type=str, help="config file (TOML)")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser("check", help="verify codes in images, texts or standard input")
@@ -34,6 +36,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     check.add_argument("--now", type=int, metavar="EPOCH_SECONDS", help="verify at this time")
     check.add_argument("--window", type=int, metavar="SECONDS", help="presentation window")
+    check.add_argument(
+        "--clock",
+        choices=("synchronized", "unsynchronized"),
+        help="treat this machine's clock as synchronized or not (default: from the config's "
+        "clock setting); an unsynchronized clock gives CHECK, never VALID",
+    )
     check.add_argument("--text", action="store_true", help="INPUTs are QR texts, not images")
     check.add_argument("--lang", choices=("en", "pl"), default="en", help="language of lines")
     check.add_argument(
@@ -52,6 +60,18 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     audit = sub.add_parser("audit", help="verdict counts from the app's audit log (no names)")
     audit.add_argument("--days", type=int, default=1, help="today and the N-1 days before")
     audit.add_argument("--rows", action="store_true", help="print every row, not only counts")
+    audit_fmt = audit.add_mutually_exclusive_group()
+    audit_fmt.add_argument("--json", dest="fmt", action="store_const", const="json",
+                           default="text", help="one JSON object")
+    audit_fmt.add_argument("--csv", dest="fmt", action="store_const", const="csv",
+                           help="CSV with a header line (for a spreadsheet)")
+
+    status = sub.add_parser("status", help="how this kit is: lists, sync, clock, camera, counts")
+    out = status.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object")
+    out.add_argument(
+        "--prometheus", metavar="FILE", help="write Prometheus textfile metrics (- for stdout)"
+    )
 
     app = sub.add_parser("app", help="the inspector's full-screen terminal app")
     app.add_argument("--demo", action="store_true", help="replay demo credentials, no hardware")
@@ -89,7 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verifier.device.config import load_config
 
             config = load_config(Path(args.config) if args.config else None)
-            return run_audit(config, args.days, args.rows, sys.stdout)
+            return run_audit(config, args.days, args.rows, sys.stdout, fmt=args.fmt)
+        if args.command == "status":
+            from verifier.commands.status import run_status
+            from verifier.device.config import load_config
+
+            config = load_config(Path(args.config) if args.config else None)
+            return run_status(config, args.json, args.prometheus, sys.stdout)
         if args.command == "app":
             from verifier.commands.app import run_app
 
@@ -100,6 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_text_demo(args.out, sys.stdout)
     except VerifierError as exc:
         print(f"verifier: {exc.title.lower()}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a path the user named: missing, not writable, a full disk
+        from verifier.device.oserror import describe
+
+        print(f"verifier: {describe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

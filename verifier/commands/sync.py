@@ -56,6 +56,9 @@ def run_sync(
     err: TextIO,
     sync: Callable[..., SyncReport] = sync_lists,
 ) -> int:
+    from verifier.device.store import ListStore
+
+    ListStore.remove_orphans(config.cache_dir)  # what interrupted list writes left behind
     progress = DownloadProgress(err) if err.isatty() else None
     try:
         report = sync(config, progress=progress) if progress else sync(config)

@@ -71,7 +71,7 @@ class _Reader:
 
     def item(self, depth: int, allow_break: bool = False) -> Any:
         if depth > self.max_depth:
-            raise FormatError(f"cbor: nesting deeper than {self.max_depth}")
+            raise FormatError(f"cbor: nesting deeper than {self.max_depth} levels")
         head = self.take(1)[0]
         major, info = head >> 5, head & 0x1F
         if head == 0xFF:
@@ -189,7 +189,7 @@ def loads(
     if not isinstance(data, bytes | memoryview):
         raise FormatError("cbor: input is not bytes")
     reader = _Reader(data, max_depth, view_over)
-    value = reader.item(0)
+    value = reader.item(1)  # the outermost item is level 1 (ML1 section 4)
     if reader.remaining():
         raise FormatError(f"cbor: {reader.remaining()} bytes follow the item")
     return value

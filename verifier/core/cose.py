@@ -20,6 +20,7 @@ from verifier.core.errors import FormatError, SignatureError
 COSE_SIGN1_TAG = 18
 ALG_ES256 = -7
 HEADER_ALG = 1
+HEADER_CRIT = 2
 HEADER_KID = 4
 SIGNATURE_LENGTH = 64
 
@@ -108,6 +109,8 @@ def sign1_from_item(item: object, max_depth: int = cbor.DEFAULT_MAX_DEPTH) -> Si
     protected = cbor.loads(protected_raw, max_depth=max_depth) if protected_raw else {}
     if not isinstance(protected, dict):
         raise FormatError("COSE_Sign1: protected header is not a map")
+    if HEADER_CRIT in protected:  # ML1 defines no critical extensions (section 2)
+        raise FormatError("COSE_Sign1: crit parameter present")
     return Sign1(protected_raw, protected, payload, signature)
 
 

@@ -65,7 +65,10 @@ class Anchor:
 
 
 def cose_key_to_public(cose_key: object) -> ec.EllipticCurvePublicKey:
-    """``{1: 2, -1: 1, -2: x, -3: y}`` (EC2, P-256, 32-byte coordinates) to a public key."""
+    """``{1: 2, -1: 1, -2: x, -3: y}`` (EC2, P-256) to a public key.
+
+    ``x`` is 32 bytes; ``y`` is 32 bytes or a bool, the sign bit of a compressed point
+    (RFC 9053 section 7.1.1). Either way the point must lie on P-256."""
     if not isinstance(cose_key, dict):
         raise FormatError("cnf: COSE_Key is not a map")
     if cose_key.get(1) != 2 or type(cose_key.get(1)) is not int:
@@ -73,10 +76,16 @@ def cose_key_to_public(cose_key: object) -> ec.EllipticCurvePublicKey:
     if cose_key.get(-1) != 1 or type(cose_key.get(-1)) is not int:
         raise FormatError("cnf: curve is not P-256")
     x, y = cose_key.get(-2), cose_key.get(-3)
-    if not (isinstance(x, bytes) and isinstance(y, bytes)):
-        raise FormatError("cnf: coordinates are not byte strings")
-    if len(x) != COORD_LENGTH or len(y) != COORD_LENGTH:
-        raise FormatError("cnf: coordinates are not 32 bytes")
+    if type(x) is not bytes or len(x) != COORD_LENGTH:
+        raise FormatError("cnf: x is not a 32-byte string")
+    if type(y) is bool:
+        prefix = b"\x03" if y else b"\x02"  # SEC 1 compressed point: 3 for an odd y
+        try:
+            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), prefix + x)
+        except ValueError:
+            raise FormatError("cnf: compressed point is not on the P-256 curve") from None
+    if type(y) is not bytes or len(y) != COORD_LENGTH:
+        raise FormatError("cnf: y is neither a 32-byte string nor a sign bit")
     try:
         return ec.EllipticCurvePublicNumbers(
             int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
@@ -85,11 +94,14 @@ def cose_key_to_public(cose_key: object) -> ec.EllipticCurvePublicKey:
         raise FormatError("cnf: point is not on the P-256 curve") from None
 
 
-def public_to_cose_key(key: ec.EllipticCurvePublicKey) -> dict[int, object]:
+def public_to_cose_key(
+    key: ec.EllipticCurvePublicKey, compressed: bool = False
+) -> dict[int, object]:
+    """The EC2 COSE_Key of ``key``; ``compressed`` sends ``y`` as its sign bit (32 bytes less)."""
     numbers = key.public_numbers()
     return {
         1: 2,
         -1: 1,
         -2: numbers.x.to_bytes(COORD_LENGTH, "big"),
-        -3: numbers.y.to_bytes(COORD_LENGTH, "big"),
+        -3: bool(numbers.y & 1) if compressed else numbers.y.to_bytes(COORD_LENGTH, "big"),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from verifier.core.cose import ALG_ES256, verify_es256
 from verifier.core.credential import Presentation, parse_presentation
 from verifier.core.errors import FormatError, SignatureError
-from verifier.core.reasons import Reason, Verdict, WarningCode
+from verifier.core.reasons import CLOCK_WARNINGS, Reason, Verdict, WarningCode
 from verifier.core.result import CheckResult, CredentialInfo, Holder, invalid
 from verifier.core.revocation import RevocationList
 from verifier.core.trustlist import IssuerEntry, TrustList
@@ -39,10 +39,15 @@ def _holder_and_info(p: Presentation, entry: IssuerEntry) -> tuple[Holder, Crede
 
 
 def list_warnings(
-    trust_list: TrustList, revocations: RevocationList | None, now: int
+    trust_list: TrustList,
+    revocations: RevocationList | None,
+    now: int,
+    clock_synchronized: bool = True,
 ) -> tuple[WarningCode, ...]:
     """Warnings about the verifier's own data and clock, sorted (section 6)."""
     found = set()
+    if not clock_synchronized:
+        found.add(WarningCode.CLOCK_UNSYNCHRONIZED)
     if revocations is None:
         found.add(WarningCode.REVOCATION_LIST_MISSING)
     else:
@@ -61,9 +66,20 @@ def verify(
     revocations: RevocationList | None,
     now: int,
     window: int = DEFAULT_WINDOW,
+    *,
+    clock_synchronized: bool = True,
 ) -> CheckResult:
-    """Check one QR text at time ``now`` (epoch seconds)."""
+    """Check one QR text at time ``now`` (epoch seconds).
+
+    ``clock_synchronized``: whether the caller's clock has been set (NTP since boot, or a
+    battery-backed clock). With an unverified clock (not synchronized, or behind the lists)
+    no honest student is refused for it and nothing is ``valid`` (section 6.1): the
+    not-yet-valid check and the "made in the future" half of the freshness check pass,
+    and a code that passes everything is ``warning``.
+    """
     passed: list[tuple[Reason, bool]] = []
+    warnings = list_warnings(trust_list, revocations, now, clock_synchronized)
+    clock_unverified = not CLOCK_WARNINGS.isdisjoint(warnings)
 
     def fail(reason: Reason, detail: str | None = None, **kwargs: object) -> CheckResult:
         return invalid(reason, detail, checks=(*passed, (reason, False)), **kwargs)  # type: ignore[arg-type]
@@ -105,7 +121,7 @@ def verify(
     ordered_checks: tuple[tuple[Reason, bool], ...] = (
         (Reason.ISSUER_MISMATCH, cred.iss == entry.iss),
         (Reason.ISSUER_KEY_EXPIRED, entry.nbf <= cred.iat < entry.exp),
-        (Reason.NOT_YET_VALID, now >= cred.nbf),
+        (Reason.NOT_YET_VALID, clock_unverified or now >= cred.nbf),
         (Reason.EXPIRED, now < cred.exp),
         (Reason.REVOKED, revocations is None or cred.cti not in revocations),
     )
@@ -121,8 +137,9 @@ def verify(
         return fail(Reason.BAD_DEVICE_SIGNATURE, exc.message, holder=holder, credential=info)
     passed.append((Reason.BAD_DEVICE_SIGNATURE, True))
 
-    # 12: made just now
-    if abs(now - p.time) > window:
+    # 12: made just now (by an unverified clock, only "too old" can be told)
+    age = now - p.time
+    if age > window or (age < -window and not clock_unverified):
         return fail(
             Reason.PRESENTATION_STALE,
             f"made {now - p.time:+d} s from now",
@@ -131,7 +148,6 @@ def verify(
         )
     passed.append((Reason.PRESENTATION_STALE, True))
 
-    warnings = list_warnings(trust_list, revocations, now)
     return CheckResult(
         verdict=Verdict.WARNING if warnings else Verdict.VALID,
         warnings=warnings,

@@ -34,6 +34,11 @@ class WarningCode(StrEnum):
     REVOCATION_LIST_MISSING = "revocation_list_missing"
     REVOCATION_LIST_STALE = "revocation_list_stale"
     CLOCK_BEHIND = "clock_behind"
+    CLOCK_UNSYNCHRONIZED = "clock_unsynchronized"
+
+
+# Warnings that make the verifier's clock unverified (section 6.1).
+CLOCK_WARNINGS = frozenset({WarningCode.CLOCK_BEHIND, WarningCode.CLOCK_UNSYNCHRONIZED})
 
 
 # Reasons after which the issuer signature is known good, so the holder may be shown.
@@ -71,6 +76,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
         WarningCode.REVOCATION_LIST_MISSING: "no revocation list is held",
         WarningCode.REVOCATION_LIST_STALE: "the revocation list is older than 24 hours",
         WarningCode.CLOCK_BEHIND: "the kit's clock is behind the date of its lists",
+        WarningCode.CLOCK_UNSYNCHRONIZED: "the kit's clock has not been set since it started",
     },
     "pl": {
         Verdict.VALID: "Ważna",
@@ -94,6 +100,7 @@ _SENTENCES: dict[str, dict[str, str]] = {
         WarningCode.REVOCATION_LIST_MISSING: "czytnik nie ma listy unieważnień",
         WarningCode.REVOCATION_LIST_STALE: "lista unieważnień jest starsza niż 24 godziny",
         WarningCode.CLOCK_BEHIND: "zegar czytnika spóźnia się względem daty pobranych list",
+        WarningCode.CLOCK_UNSYNCHRONIZED: "zegar czytnika nie został ustawiony od uruchomienia",
     },
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
@@ -29,9 +29,39 @@ def warsaw() -> tzinfo:
         return UTC
 
 
+# The Gregorian calendar repeats every 400 years (146097 days, a whole number of weeks), and
+# so do the zone's future rules ("last Sunday of March"): a time past what ``datetime`` holds is
+# shifted into 2400-2799 by whole cycles, converted there, and the cycles added back to the year.
+_CYCLE = 146097 * 86400
+_SHIFT_BASE = 13569465600  # 2400-01-01T00:00:00Z
+_DIRECT = range(-62135596800 + 2 * 86400, 253402300800 - 2 * 86400)  # years 1..9999, 2 days' margin
+
+
+def local_day(epoch: int, tz: tzinfo | None = None) -> tuple[int, int, int]:
+    """(year, month, day) of an epoch second in ``tz`` (Warsaw), for every integer.
+
+    Total: a credential may carry any uint (to 2**64-1, far past year 9999, where ``datetime``
+    raises), and one mis-issued code must not take down a screen or a batch.
+    """
+    tz = warsaw() if tz is None else tz
+    epoch = int(epoch)
+    cycles = 0
+    if epoch not in _DIRECT:
+        cycles = (epoch - _SHIFT_BASE) // _CYCLE
+        epoch -= cycles * _CYCLE
+    day: date = datetime.fromtimestamp(epoch, tz).date()
+    return day.year + 400 * cycles, day.month, day.day
+
+
+def day_text(epoch: int, tz: tzinfo | None = None) -> str:
+    """``2027-03-31``; years past 9999 in full (``584554051223-11-09``), before year 1 negative."""
+    year, month, day = local_day(epoch, tz)
+    return f"{year:04d}-{month:02d}-{day:02d}" if year >= 0 else f"{year:05d}-{month:02d}-{day:02d}"
+
+
 def last_valid_day(exp: int) -> str:
     """``exp`` is the end of the last valid day (Warsaw time): show that day."""
-    return datetime.fromtimestamp(exp - 1, warsaw()).date().isoformat()
+    return day_text(exp - 1)
 
 
 def result_line(result: CheckResult, lang: str = "en") -> str:

@@ -14,10 +14,14 @@ from typing import Any
 
 from verifier.core.errors import ConfigError
 from verifier.core.reasons import LANGUAGES
+from verifier.device.clock import CLOCK_SOURCES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
 FEEDBACK_KINDS = ("auto", "gpio", "bell", "none")
+# One whole `verifier sync` (both lists, retries included) ends within this many seconds: a
+# server dripping a byte a second never holds the sync, the app's background sync or `s`.
+DEFAULT_SYNC_DEADLINE = 120
 
 
 def _config_home() -> Path:
@@ -55,9 +59,16 @@ class Config:
     list_url: str = ""
     cache_dir: Path = field(default_factory=_cache_home)
     sync_interval: int = 900
+    sync_deadline: int = DEFAULT_SYNC_DEADLINE
     window: int = 90
     language: str = "pl"
     verdict_clear_seconds: int = 15
+    # Which clock to trust (ML1 section 6.1; see verifier/device/clock.py): "system" as it is,
+    # or "ntp": only once NTP has set it since boot (a kit without a battery-backed clock).
+    clock: str = "system"
+    # One credential with the same outcome shown again within this many seconds (a phone
+    # held in view while its code refreshes) counts and beeps once; 0 turns that off.
+    repeat_span: int = 60
     camera: CameraConfig = field(default_factory=CameraConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     source: Path | None = None  # the file this was read from, if any
@@ -138,14 +149,28 @@ def parse_config(data: dict[str, Any], where: str = "config", base: Path | None 
         values["list_url"] = url.rstrip("/")
     for name, lo, hi in (
         ("sync_interval", 60, 7 * 86400),
+        ("sync_deadline", 1, 3600),
         ("window", 1, 3600),
         ("verdict_clear_seconds", 1, 3600),
+        ("repeat_span", 0, 3600),
     ):
         if name in data:
             _check_type(f"{where}: {name}", data[name], int)
             if not lo <= data[name] <= hi:
                 raise ConfigError(f"{where}: {name} must be between {lo} and {hi}")
             values[name] = data[name]
+    if "clock" in data:
+        if data["clock"] not in CLOCK_SOURCES:
+            raise ConfigError(
+                f"{where}: clock must be one of {', '.join(CLOCK_SOURCES)} (\"ntp\" on a kit "
+                "without a battery-backed clock)"
+            )
+        values["clock"] = data["clock"]
+    interval = values.get("sync_interval", Config.sync_interval)
+    if "sync_deadline" not in values:  # a short interval brings the default deadline down with it
+        values["sync_deadline"] = min(DEFAULT_SYNC_DEADLINE, interval // 2)
+    elif values["sync_deadline"] >= interval:
+        raise ConfigError(f"{where}: sync_deadline must be less than sync_interval ({interval} s)")
     if "language" in data:
         if data["language"] not in LANGUAGES:
             raise ConfigError(f"{where}: language must be one of {', '.join(LANGUAGES)}")

@@ -16,7 +16,7 @@ from verifier.core.errors import ConfigError, ListError, StaleListError
 from verifier.core.keys import Anchor
 from verifier.core.revocation import RevocationList
 from verifier.core.trustlist import TrustList
-from verifier.device.atomicfile import write_atomic
+from verifier.device.atomicfile import remove_orphans, write_atomic
 
 TRUST_LIST_FILE = "trustlist.cbor"
 REVOCATION_FILE = "revocations.cbor"
@@ -45,6 +45,12 @@ class ListStore:
     def __init__(self, directory: Path, anchor: Anchor) -> None:
         self.directory = directory
         self.anchor = anchor
+
+    @staticmethod
+    def remove_orphans(directory: Path) -> int:
+        """At start: temporary files interrupted list writes left in the cache (and in the
+        audit log's directory) go; each could be a 16 MB list on the SD card."""
+        return remove_orphans(directory) + remove_orphans(directory / "audit")
 
     @property
     def trust_list_path(self) -> Path:

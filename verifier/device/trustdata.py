@@ -11,6 +11,7 @@ from pathlib import Path
 from verifier.core.errors import ConfigError, FormatError, ListError
 from verifier.core.keys import Anchor
 from verifier.core.revocation import RevocationList
+from verifier.core.signedlist import open_signed_list
 from verifier.core.trustlist import TrustList
 from verifier.device.config import Config
 from verifier.device.store import ListStore
@@ -41,6 +42,33 @@ def load_anchor(path: Path) -> Anchor:
         raise ConfigError(f"trust anchor {path}: {exc.message}") from None
 
 
+def _swapped(raw: bytes, anchor: Anchor, expected: str) -> str | None:
+    """When ``raw`` verifies but is the other kind of list, the sentence that says so."""
+    try:
+        payload = open_signed_list(raw, anchor, expected)
+    except ListError:
+        return None  # not a list of ours at all: the loader's own message says why
+    if expected == "trust list" and "ids" in payload and "issuers" not in payload:
+        return "this is a revocation list, not a trust list (--trust-list takes trustlist.cbor)"
+    if expected == "revocation list" and "issuers" in payload and "ids" not in payload:
+        return ("this is a trust list, not a revocation list "
+                "(--revocation-list takes revocations.cbor)")
+    return None
+
+
+def _load_list(path: Path, what: str, anchor: Anchor) -> TrustList | RevocationList:
+    raw = _read(path, what)
+    try:
+        if what == "trust list":
+            return TrustList.from_bytes(raw, anchor)
+        return RevocationList.from_bytes(raw, anchor)
+    except ListError:
+        swapped = _swapped(raw, anchor, what)
+        if swapped is not None:
+            raise ConfigError(f"{path}: {swapped}") from None
+        raise
+
+
 def load_trust_data(
     config: Config,
     anchor_path: Path | None = None,
@@ -53,7 +81,9 @@ def load_trust_data(
     store = ListStore(config.cache_dir, anchor)
     try:
         if trust_list_path is not None:
-            trust_list = TrustList.from_bytes(_read(trust_list_path, "trust list"), anchor)
+            loaded = _load_list(trust_list_path, "trust list", anchor)
+            assert isinstance(loaded, TrustList)
+            trust_list = loaded
         else:
             cached = store.trust_list()
             if cached is None:
@@ -64,8 +94,9 @@ def load_trust_data(
         if no_revocation_list:
             revocations = None
         elif revocation_path is not None:
-            raw = _read(revocation_path, "revocation list")
-            revocations = RevocationList.from_bytes(raw, anchor)
+            loaded = _load_list(revocation_path, "revocation list", anchor)
+            assert isinstance(loaded, RevocationList)
+            revocations = loaded
         else:
             revocations = store.revocations()
     except ListError as exc:

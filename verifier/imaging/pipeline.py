@@ -21,19 +21,47 @@ def pick_text(texts: Sequence[str]) -> str | None:
     return texts[0] if texts else None
 
 
-def check_text(text: str, data: TrustData, now: int, window: int = DEFAULT_WINDOW) -> CheckResult:
-    return verify(text, data.trust_list, data.revocations, now, window)
+def check_text(
+    text: str,
+    data: TrustData,
+    now: int,
+    window: int = DEFAULT_WINDOW,
+    *,
+    clock_synchronized: bool = True,
+) -> CheckResult:
+    return verify(
+        text,
+        data.trust_list,
+        data.revocations,
+        now,
+        window,
+        clock_synchronized=clock_synchronized,
+    )
 
 
 def check_texts(
-    texts: Sequence[str], data: TrustData, now: int, window: int = DEFAULT_WINDOW
+    texts: Sequence[str],
+    data: TrustData,
+    now: int,
+    window: int = DEFAULT_WINDOW,
+    *,
+    clock_synchronized: bool = True,
 ) -> CheckResult:
     text = pick_text(texts)
-    return NO_CODE_FOUND if text is None else check_text(text, data, now, window)
+    if text is None:
+        return NO_CODE_FOUND
+    return check_text(text, data, now, window, clock_synchronized=clock_synchronized)
 
 
 def check_frame(
-    gray: np.ndarray, data: TrustData, now: int, window: int = DEFAULT_WINDOW
+    gray: np.ndarray,
+    data: TrustData,
+    now: int,
+    window: int = DEFAULT_WINDOW,
+    *,
+    clock_synchronized: bool = True,
 ) -> CheckResult:
     """Decode a greyscale frame (file or camera) and check what it shows."""
-    return check_texts(decode_gray(gray), data, now, window)
+    return check_texts(
+        decode_gray(gray), data, now, window, clock_synchronized=clock_synchronized
+    )

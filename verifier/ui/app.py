@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import threading
+import traceback
 from datetime import datetime
 
 from rich.text import Text
@@ -14,7 +19,7 @@ from verifier.core.policy import list_warnings
 from verifier.core.reasons import Verdict, WarningCode
 from verifier.core.result import CheckResult
 from verifier.core.textout import warsaw
-from verifier.device.audit import day_start
+from verifier.device.audit import AuditWriteError, day_start
 from verifier.device.trustdata import TrustData
 from verifier.imaging.pipeline import check_texts, pick_text
 from verifier.imaging.portrait import Portrait, PortraitCache
@@ -42,6 +47,17 @@ def _hhmm(at: int, fmt: str = "%H:%M") -> str:
 
 REPEAT_AFTER = 5  # the same code seen again within this many seconds is not re-announced
 HISTORY_SIZE = 200
+REPEAT_SPAN = 60  # default: one credential, same outcome, within this span counts once
+# The camera loop must show progress (a frame decoded, or a retry to open the camera) this
+# often; past it the watchdog is no longer fed and the app stops with the reason.
+CAMERA_STALL = 20.0
+STATUS_EVERY = 5  # seconds between two writes of the runtime status file
+# `verifier app` exit codes: 0 quit (not a kiosk), 1 a crash or a worker thread's death (the
+# unit restarts the app), EXIT_KIOSK_QUIT a quit confirmed in the kiosk (the unit does not).
+EXIT_FAILED = 1
+EXIT_KIOSK_QUIT = 10
+
+log = logging.getLogger(__name__)
 
 
 def _same_outcome(a: CheckResult, b: CheckResult) -> bool:
@@ -70,6 +86,9 @@ class InspectorApp(App[None]):
         Binding("l", "language", "Language", show=False),
         Binding("question_mark", "help", "Help", show=False),
         Binding("q", "quit_app", "Quit", show=False),
+        # Textual's own Ctrl+Q quits without the kiosk's confirmation and its Ctrl+C says
+        # "press Ctrl+Q": both go through the same confirmed quit as q.
+        Binding("ctrl+q,ctrl+c", "quit_app", show=False, priority=True),
     ]
 
     def __init__(
@@ -80,6 +99,7 @@ class InspectorApp(App[None]):
         window: int = 90,
         clear_after: int = 15,
         kiosk: bool = False,
+        repeat_span: int = REPEAT_SPAN,
         photo_mode: str = "auto",
     ) -> None:
         super().__init__()
@@ -87,6 +107,16 @@ class InspectorApp(App[None]):
         self.photo_mode = detect_photo_mode() if photo_mode == "auto" else photo_mode
         self.portraits = PortraitCache()
         self.services = services
+        self.repeat_span = repeat_span
+        # (credential and outcome, last seen) of the last verdict: a phone held in view while
+        # its code refreshes counts once.
+        self.last_announced: tuple[tuple[object, ...], int] | None = None
+        self.audit_error: str | None = None  # why the audit log cannot be written, if so
+        self.fatal_reason: str | None = None
+        self.started_at = services.clock.now()
+        self._status_written: int | None = None
+        self._old_excepthook = threading.excepthook
+        self._quit_asked = False
         self.language = language
         self.window = window
         self.clear_after = clear_after
@@ -112,16 +142,26 @@ class InspectorApp(App[None]):
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
+        # A worker thread that dies stops the app (non-zero, the reason on screen and in the
+        # journal) so systemd restarts it, instead of a screen that looks alive but is not.
+        threading.excepthook = self._thread_died
         await self.push_screen(ScanScreen(self.photo_mode))
         self.reload_trust()
         self.set_interval(1.0, self.tick)
         if self.services.scanner is not None:
             self.services.scanner.start(self._texts_from_thread, self._camera_from_thread)
-        if self.services.sync is not None:
-            self.services.sync.start(self._synced_from_thread)
         self.render_all()
+        # The first sync waits until the screen is drawn: a start never races a download.
+        self.call_after_refresh(self._start_sync)
+        if self.services.notifier is not None:
+            self.services.notifier.ready()
+
+    def _start_sync(self) -> None:
+        if self.services.sync is not None and self.fatal_reason is None:
+            self.services.sync.start(self._synced_from_thread)
 
     def on_unmount(self) -> None:
+        threading.excepthook = self._old_excepthook
         if self.services.scanner is not None:
             self.services.scanner.stop()
         if self.services.sync is not None:
@@ -135,6 +175,46 @@ class InspectorApp(App[None]):
 
     def reload_trust(self) -> None:
         self.trust, self.trust_error = self._load_trust()
+
+    # ---- failures that stop the app -------------------------------------------------------
+    def _thread_died(self, args: threading.ExceptHookArgs) -> None:
+        """``threading.excepthook``: any thread's uncaught exception is fatal to the app."""
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "a worker"
+        where = ""
+        if args.exc_traceback is not None:
+            frame = traceback.extract_tb(args.exc_traceback)[-1]
+            where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
+        reason = f"{name} thread died: {args.exc_type.__name__}: {args.exc_value}"
+        log.error("%s%s", reason, where)  # the journal; no locals, nothing personal
+        with contextlib.suppress(Exception):  # the app may be closing already
+            self.call_from_thread(self.fatal, reason)
+
+    def fatal(self, reason: str) -> None:
+        """Stop with ``reason`` on the console and exit status 1: systemd restarts the app."""
+        if self.fatal_reason is not None:
+            return
+        self.fatal_reason = reason
+        log.error("stopping: %s", reason)
+        if self.services.notifier is not None:
+            self.services.notifier.status(f"stopping: {reason}")
+        self.exit(
+            return_code=EXIT_FAILED,
+            message=(
+                f"mleg-verifier zatrzymany / stopped: {reason}\n"
+                "Uruchomi się ponownie / it restarts by itself; "
+                "journalctl -u mleg-verifier"
+            ),
+        )
+
+    def _camera_progress_ok(self) -> bool:
+        """The camera loop made progress lately (or there is no camera to watch)."""
+        age = getattr(self.services.scanner, "progress_age", None)
+        if age is None:
+            return True
+        seconds = age()
+        return seconds is None or seconds < CAMERA_STALL
 
     # ---- input -----------------------------------------------------------------------------
     def _texts_from_thread(self, texts: list[str]) -> None:
@@ -164,17 +244,28 @@ class InspectorApp(App[None]):
         if text == self.last_text and recent:
             self.last_seen = now
             return self.result
-        result = check_texts([text], self.trust, now, self.window)
+        result = check_texts(
+            [text],
+            self.trust,
+            now,
+            self.window,
+            clock_synchronized=self.services.clock.synchronized(),
+        )
         self.last_text, self.last_seen = text, now
         if recent and self.result is not None and _same_outcome(self.result, result):
             # The phone refreshed its code (a new text) but nothing changed: no re-announce.
             self.result_at = now
             return self.result
+        if self._repeated(result, now):
+            # The same credential with the same outcome, shown again within the span (a
+            # phone held in view while its code refreshes): shown, not counted or beeped.
+            self.result, self.result_at = result, now
+            self.render_all()
+            return result
         self.result, self.result_at = result, now
         self._roll_counts(now)
         self.counts[result.verdict] += 1
-        if self.services.audit is not None:
-            self.services.audit.record(result, now)
+        self._record(result, now)
         self.history.append(
             HistoryEntry(
                 at=now,
@@ -191,6 +282,56 @@ class InspectorApp(App[None]):
         self.render_all()
         return result
 
+    def _repeated(self, result: CheckResult, now: int) -> bool:
+        """True when the last credential announced is this one, with this outcome, seen
+        within ``repeat_span`` seconds (the span slides while it stays in view)."""
+        if result.credential is None or self.repeat_span <= 0:
+            self.last_announced = None
+            return False
+        key = (result.credential.cti, result.verdict, result.reason, result.warnings)
+        before, self.last_announced = self.last_announced, (key, now)
+        return before is not None and before[0] == key and 0 <= now - before[1] < self.repeat_span
+
+    def _record(self, result: CheckResult, now: int) -> None:
+        """Write the verdict to the audit log; a failure is shown, checking goes on."""
+        audit = self.services.audit
+        if audit is None:
+            return
+        try:
+            audit.record(result, now, prune=self._clock_trusted())
+        except AuditWriteError as exc:
+            if self.audit_error is None:
+                log.error("%s", exc.message)
+            self.audit_error = exc.message
+        else:
+            if self.audit_error is not None:
+                log.warning("audit log writable again")
+            self.audit_error = None
+
+    def _clock_trusted(self) -> bool:
+        """Retention may delete old rows only by a clock known to be right."""
+        return True
+
+    def write_status(self, now: int) -> None:
+        """Figures for `verifier status` and the metrics: nothing personal in any of them."""
+        self._status_written = now
+        if self.services.runtime_status is None:
+            return
+        audit = self.services.audit
+        self.services.runtime_status({
+            "updated_at": now,
+            "started_at": self.started_at,
+            "pid": os.getpid(),
+            "camera": self.camera_state,
+            "fps": self.fps,
+            "day": self.counts_day,
+            "counts": {verdict.value: n for verdict, n in self.counts.items()},
+            "audit_ok": self.audit_error is None,
+            "audit_pending": 0 if audit is None else audit.pending,
+            "sync": self.sync_message,
+            "can_verify": self.trust is not None,
+        })
+
     # ---- rendering -------------------------------------------------------------------------
     def _roll_counts(self, now: int) -> None:
         """The status bar counts today's verdicts: start again at midnight (Warsaw)."""
@@ -201,7 +342,15 @@ class InspectorApp(App[None]):
 
     def tick(self) -> None:
         now = self.services.clock.now()
+        if self._camera_progress_ok():
+            if self.services.notifier is not None:
+                self.services.notifier.watchdog()  # the UI loop ticks and the camera moves
+        else:
+            self.fatal(f"camera loop stalled: no progress for {CAMERA_STALL:.0f} s")
+            return
         self._roll_counts(now)
+        if self._status_written is None or not 0 <= now - self._status_written < STATUS_EVERY:
+            self.write_status(now)
         if self.result_at is not None and now - self.result_at >= self.clear_after:
             self.result = self.result_at = None  # clears the name and photo from the screen
             self.portraits.clear()  # and the decoded photo from memory
@@ -220,8 +369,7 @@ class InspectorApp(App[None]):
         """"behind" (earlier than the lists), "unsync" (not set since boot) or "ok"."""
         if str(WarningCode.CLOCK_BEHIND) in warnings:
             return "behind"
-        synchronized = getattr(self.services.clock, "synchronized", None)
-        if synchronized is not None and not synchronized():
+        if not self.services.clock.synchronized():
             return "unsync"
         return "ok"
 
@@ -293,6 +441,7 @@ class InspectorApp(App[None]):
                 self.counts[Verdict.INVALID],
                 self.counts[Verdict.WARNING],
             ),
+            audit_ok=self.audit_error is None,
         )
         self.screen.query_one(StatusBar).show(info, self.language)
 
@@ -339,18 +488,20 @@ class InspectorApp(App[None]):
             self.services.sync.trigger()
         self.render_status()
 
-    def _synced_from_thread(self, message: str) -> None:
+    def _synced_from_thread(self, message: str, changed: bool = True) -> None:
         # Load (verify, decode) the stored lists here on the sync thread: a 1M-entry list
-        # takes ~20 ms here and several times that on a Pi, never on the UI thread.
-        loaded = self._load_trust()
+        # takes ~20 ms here and several times that on a Pi, never on the UI thread. When the
+        # sync stored nothing new, the lists held are kept: no second copy in memory.
+        loaded = self._load_trust() if changed or self.trust is None else None
         self.call_from_thread(self._synced, message, loaded)
 
-    def _synced(self, message: str, loaded: tuple[TrustData | None, str | None]) -> None:
+    def _synced(self, message: str, loaded: tuple[TrustData | None, str | None] | None) -> None:
         """A sync finished (periodic or asked for): show it and use whatever lists it left."""
         self.sync_message = message
         self.sync_kind = "failed" if message.startswith("failed") else "ok"
         self.sync_at = self.services.clock.now()
-        self.trust, self.trust_error = loaded
+        if loaded is not None:
+            self.trust, self.trust_error = loaded
         self.render_all()
 
     def ring(self, times: int) -> None:
@@ -388,11 +539,15 @@ class InspectorApp(App[None]):
         if not self.kiosk:
             self.exit()
             return
+        if self._quit_asked:  # the question is on screen already
+            return
 
         def answered(yes: bool | None) -> None:
+            self._quit_asked = False
             if yes:
-                self.exit()
+                self.exit(return_code=EXIT_KIOSK_QUIT)
 
+        self._quit_asked = True
         self.push_screen(ConfirmQuit(self.language), answered)
 
     def on_screen_resume(self) -> None:

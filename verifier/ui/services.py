@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from verifier.ui.feedback import Feedback
 
 if TYPE_CHECKING:  # the sync module pulls in requests; the app imports it only when syncing
     from verifier.device.audit import AuditLog
+    from verifier.device.notify import Notifier
     from verifier.device.sync import SyncReport, SyncScheduler
 
 TextsCallback = Callable[[list[str]], None]
@@ -26,7 +27,12 @@ StateCallback = Callable[[str, float | None], None]
 
 
 class Scanner(Protocol):
-    """Delivers decoded texts from a camera, off the UI thread."""
+    """Delivers decoded texts from a camera, off the UI thread.
+
+    A scanner may also offer ``progress_age() -> float | None``: seconds since its loop last
+    made progress (a frame decoded, an attempt to open the camera). The app feeds systemd's
+    watchdog only while that stays small.
+    """
 
     def start(self, on_texts: TextsCallback, on_state: StateCallback) -> None: ...
 
@@ -52,8 +58,21 @@ class SourceScanner:
         self._decode = decode
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._progress = time.monotonic()
+
+    def progress_age(self) -> float | None:
+        """Seconds since the loop last moved; None once stopped."""
+        if self._stop.is_set():
+            return None
+        if self._thread is not None and not self._thread.is_alive():
+            return float("inf")  # ended without being stopped: no progress ever again
+        return time.monotonic() - self._progress
+
+    def _moved(self) -> None:
+        self._progress = time.monotonic()
 
     def start(self, on_texts: TextsCallback, on_state: StateCallback) -> None:
+        self._progress = time.monotonic()
         self._thread = threading.Thread(
             target=self._run, args=(on_texts, on_state), name="scanner", daemon=True
         )
@@ -66,6 +85,7 @@ class SourceScanner:
 
     def _run(self, on_texts: TextsCallback, on_state: StateCallback) -> None:
         while not self._stop.is_set():
+            self._moved()
             try:
                 source = self._open()
             except CameraError as exc:
@@ -100,6 +120,8 @@ class SourceScanner:
         try:
             while not self._stop.wait(1.0) and not final and loop.running:
                 now = time.monotonic()
+                if loop.frames_decoded != decoded:
+                    self._moved()  # frames arrive and get decoded: the loop is alive
                 on_state("ok", (loop.frames_decoded - decoded) / (now - since))
                 decoded, since = loop.frames_decoded, now
         finally:
@@ -107,7 +129,8 @@ class SourceScanner:
         return final[0] if final else None
 
 
-SyncCallback = Callable[[str], None]
+# (one line for the status bar, whether a list was stored: the app reloads only then)
+SyncCallback = Callable[[str, bool], None]
 
 
 class ListSyncer(Protocol):
@@ -138,11 +161,13 @@ class BackgroundSync:
     def start(self, on_result: SyncCallback) -> None:
         def on_error(exc: Exception) -> None:
             message = exc.message if isinstance(exc, VerifierError) else str(exc)
-            on_result(f"failed: {message}")
+            on_result(f"failed: {message}", True)  # maybe half done: look at the files
 
-        self._scheduler = self._make(
-            on_report=lambda report: on_result(sync_line(report)), on_error=on_error
-        )
+        def on_report(report: SyncReport) -> None:
+            fetched = any(item.status == "fetched" for item in report.lists)
+            on_result(sync_line(report), fetched)
+
+        self._scheduler = self._make(on_report=on_report, on_error=on_error)
         self._scheduler.start()
 
     def trigger(self) -> None:
@@ -165,3 +190,8 @@ class Services:
     sync: ListSyncer | None = None
     # One row per verdict, nothing personal (verifier/device/audit.py); None: not recorded (demo).
     audit: AuditLog | None = None
+    # systemd's READY=1 and watchdog pings (verifier/device/notify.py); None outside systemd.
+    notifier: Notifier | None = None
+    # Takes the app's figures every few seconds (verifier/device/runtime.py: the status file
+    # `verifier status` and the metrics read); None: not written.
+    runtime_status: Callable[[dict[str, Any]], object] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from verifier.core.reasons import Reason, Verdict, WarningCode, describe
+from verifier.core.reasons import CLOCK_WARNINGS, Reason, Verdict, describe
 from verifier.core.result import CheckResult
 from verifier.core.textout import last_valid_day, warsaw
 
@@ -50,8 +50,6 @@ ACTIONS = {
         Reason.PRESENTATION_STALE: "Ask for the live code on the phone, not a screenshot.",
     },
 }
-# By string value as well: the core's clock_unsynchronized code (spec revision 2).
-CLOCK_WARNINGS = frozenset({str(WarningCode.CLOCK_BEHIND), "clock_unsynchronized"})
 
 # The name of the check each reason code belongs to (details screen), not its snake_case code.
 CHECK_NAMES = {
@@ -132,6 +130,7 @@ LABELS = {
         "sync_ok": "synchr.",
         "sync_failed": "synchr. nieudana",
         "more": "i: szczegóły",
+        "audit_failed": "DZIENNIK: błąd zapisu",
     },
     "en": {
         "ready": "Ready — show the QR code",
@@ -174,6 +173,7 @@ LABELS = {
         "sync_ok": "synced",
         "sync_failed": "sync failed",
         "more": "i: details",
+        "audit_failed": "LOG: cannot write",
     },
 }
 
@@ -233,7 +233,7 @@ def action_line(result: CheckResult, lang: str) -> str:
     if result.verdict is Verdict.INVALID:
         return actions.get(result.reason, actions[Verdict.INVALID])
     if result.verdict is Verdict.WARNING:
-        clock = any(str(w) in CLOCK_WARNINGS for w in result.warnings)
+        clock = any(w in CLOCK_WARNINGS for w in result.warnings)
         return actions["clock" if clock else "lists"]
     return actions[Verdict.VALID]
 

@@ -37,7 +37,7 @@ async function postJson(name, body) {
   return { doc, date: response.headers.get("Date") };
 }
 
-/** POST /api/activate: the code as typed and the device public key (JWK). */
+/** POST /api/activate: the code as typed and the device public key (compressed point). */
 export function activate(code, deviceKey) {
   return postJson("activate", { code, device_key: deviceKey });
 }

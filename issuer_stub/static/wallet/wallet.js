@@ -46,6 +46,36 @@ function bytesToBase64Url(bytes) {
   return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+// The device public key as the issuer takes it: the compressed point (SEC1: 02 or 03 by the
+// sign bit of y, then x; what ML1 puts in the credential), base64url. WebCrypto exports only the
+// uncompressed 04 || x || y.
+async function compressedPublicKey(publicKey) {
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
+  const point = new Uint8Array(33);
+  point[0] = 0x02 | (raw[64] & 1);
+  point.set(raw.subarray(1, 33), 1);
+  return bytesToBase64Url(point);
+}
+
+// The photo (standard base64) as a data: URL, its type told by its first bytes as ML1 section 3
+// says (JPEG, WebP or AVIF); "" for anything else.
+function photoUrl(photo) {
+  let head;
+  try {
+    head = atob(photo.slice(0, 16)); // 12 bytes
+  } catch {
+    return "";
+  }
+  const type = head.startsWith("\xff\xd8\xff")
+    ? "image/jpeg"
+    : head.startsWith("RIFF") && head.slice(8, 12) === "WEBP"
+      ? "image/webp"
+      : head.slice(4, 12) === "ftypavif"
+        ? "image/avif"
+        : null;
+  return type ? `data:${type};base64,${photo}` : "";
+}
+
 // ---- the rotating code ----
 
 class Rotator {
@@ -140,8 +170,9 @@ function showWallet(record) {
   $("valid-until").textContent = lastValidDay(holder.exp);
   $("expired").hidden = holder.exp > nowSeconds();
   const img = $("photo");
-  img.hidden = !photo;
-  img.src = photo ? `data:image/jpeg;base64,${photo}` : "";
+  const url = photo ? photoUrl(photo) : "";
+  img.hidden = !url;
+  img.src = url;
   showError("wallet-error", "");
   showError("action-error", "");
   $("action-done").hidden = true;
@@ -170,7 +201,7 @@ async function onActivate(event) {
   try {
     // Non-extractable: the private key can sign but can never be read out of the browser.
     const keyPair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
-    const deviceKey = await crypto.subtle.exportKey("jwk", keyPair.publicKey);
+    const deviceKey = await compressedPublicKey(keyPair.publicKey);
     const { doc, date } = await activate($("code").value, deviceKey);
     const record = { keyPair, ...credentialFields(doc), activatedAt: nowSeconds() };
     await saveWallet(record);

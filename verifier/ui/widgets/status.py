@@ -29,6 +29,8 @@ class StatusInfo:
     sync_at: str | None  # HH:MM of the last finished sync
     clock: str  # "ok", "unsync", "behind"
     counts: tuple[int, int, int]  # valid, invalid, check
+    audit_ok: bool = True  # False: verdicts cannot be written to the audit log (a full disk)
+    audit_ok: bool = True  # False: verdicts cannot be written to the audit log (a full disk)
 
 
 def status_fields(info: StatusInfo, lang: str) -> list[Text]:
@@ -41,6 +43,8 @@ def status_fields(info: StatusInfo, lang: str) -> list[Text]:
     if info.camera in ("missing", "lost"):
         camera.stylize(ALERT)
     fields.append(camera)
+    if not info.audit_ok:
+        fields.append(Text(label("audit_failed", lang), style=ALERT))
     clock = {"ok": "clock_ok", "unsync": "clock_unsync", "behind": "clock_behind"}[info.clock]
     fields.append(Text(label(clock, lang), style="" if info.clock == "ok" else ALERT))
     lists = Text()
