@@ -8,11 +8,11 @@ Minimum personal data: the album number is masked, the birth date becomes an und
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from verifier.core.reasons import CLOCK_WARNINGS, Reason, Verdict, describe
 from verifier.core.result import CheckResult
-from verifier.core.textout import last_valid_day, warsaw
+from verifier.core.textout import last_valid_day, local_day
 
 # The words differ at a glance, not by a prefix (WAŻNA/NIEWAŻNA differ only by "NIE"): each
 # state has its own first letter, length and glyph.
@@ -216,6 +216,14 @@ def state_word(verdict: Verdict, lang: str) -> str:
     return _table(STATE_WORDS, lang)[verdict]
 
 
+def day_of(epoch: int) -> date:
+    """The Warsaw day of an epoch second, for any integer (clamped to what ``date`` holds)."""
+    year, month, day = local_day(epoch)
+    if year > date.max.year:
+        return date.max
+    return date.min if year < date.min.year else date(year, month, day)
+
+
 def age_on(birth: str, today: date) -> int:
     born = date.fromisoformat(birth)
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
@@ -268,8 +276,7 @@ def verdict_view(result: CheckResult, now: int, lang: str) -> VerdictView:
     holder, cred = result.holder, result.credential
     if holder is None:
         return VerdictView(result.verdict, title, glyph, action, sentence, *(None,) * 7)
-    today = datetime.fromtimestamp(now, warsaw()).date()
-    under26 = age_on(holder.birth_date, today) < 26
+    under26 = age_on(holder.birth_date, day_of(now)) < 26
     # "valid until" only where the card is usable: never under a refusal (revoked, expired).
     show_until = cred is not None and result.verdict is not Verdict.INVALID
     return VerdictView(
