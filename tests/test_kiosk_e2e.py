@@ -140,8 +140,9 @@ def test_kiosk_shows_the_verdict_and_the_signed_photo_in_real_pixels(workdir: Pa
         values(KIOSK_UNIT, "ExecStart")[0]
         .split(" -- ", 1)[1]
         .replace("/etc/mleg-verifier/foot.ini", str(workdir / "foot.ini"))
-        .replace("/opt/mleg-verifier/venv/bin/verifier", _verifier_for_the_user(workdir))
+        .replace("/opt/mleg-verifier/current/bin/verifier", _verifier_for_the_user(workdir))
     )
+    assert "/opt/" not in foot, foot
     sway_config = workdir / "sway.cfg"
     sway_config.write_text(
         f"output HEADLESS-1 mode {SCREEN[0]}x{SCREEN[1]}\n"

@@ -544,6 +544,7 @@ async def test_polish_everywhere_on_the_scan_screen_and_history(world: World) ->
         await pilot.pause()
         keys = str(app.screen.query_one("#keys").render())
         assert "wpisz kod" in keys and "historia" in keys and "Type" not in keys
+        assert "q wyjście" in keys and len(keys.rstrip()) <= 78  # the whole bar at 80 columns
         await pilot.press("h")
         await pilot.pause()
         from textual.widgets import DataTable

@@ -405,9 +405,9 @@ class InspectorApp(App[None]):
         else:
             panel.show_ready(lang)
             holder.show(None, lang)
-        keys = Text()
+        keys = Text()  # fits 80 columns in both languages (73 and 62 cells)
         for key, word in KEYS.get(lang, KEYS["en"]):
-            keys.append(f" {key} ", style="reverse bold")
+            keys.append(key, style="reverse bold")
             keys.append(f" {word}  ")
         self.screen.query_one("#keys", Static).update(keys)
         self.render_status()
