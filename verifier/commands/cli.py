@@ -95,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from verifier.commands.check import run_check
 
-            return run_check(args, sys.stdin, sys.stdout, sys.stderr)
+            # stdin as bytes: decoded by the check itself, never through the locale
+            return run_check(args, getattr(sys.stdin, "buffer", sys.stdin), sys.stdout, sys.stderr)
         if args.command == "decode":
             from verifier.commands.decode import run_decode
 
