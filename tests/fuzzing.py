@@ -279,7 +279,9 @@ def _loads(data: bytes) -> Any:
 
 
 def _sign1(item: Any) -> tuple[bytes, bytes, bytes]:
-    assert isinstance(item, cbor2.CBORTag) and item.tag == 18, "not tag 18"
+    # cbor2's tag, or the plain decoder's (when cbor2 refused a tag's content somewhere inside)
+    number = item.tag if isinstance(item, cbor2.CBORTag) else getattr(item, "number", None)
+    assert isinstance(item, cbor2.CBORTag | core_cbor.Tag) and number == 18, "not tag 18"
     protected, unprotected, payload, signature = item.value
     assert isinstance(unprotected, Mapping), "unprotected"
     assert type(protected) is bytes and type(payload) is bytes, "protected, payload"
