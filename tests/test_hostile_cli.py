@@ -26,7 +26,7 @@ from verifier.commands.cli import main
 from verifier.core.credential import MAX_TEXT_LENGTH
 from verifier.core.reasons import Reason, Verdict
 from verifier.core.result import CheckResult, CredentialInfo, Holder
-from verifier.core.textout import day_text, last_valid_day, local_day, result_line
+from verifier.core.textout import day_text, escaped, last_valid_day, local_day, result_line
 from verifier.imaging.decoding import MAX_IMAGE_PIXELS, load_gray
 from verifier.ui.view import verdict_view
 
@@ -293,3 +293,19 @@ def test_empty_stdin_is_a_usage_error(world: World, tmp_path, capsys, monkeypatc
         assert main(["check", *_files(world, tmp_path), "-"]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and "no code to check" in captured.err
+
+
+def test_decode_shows_escape_sequences_in_a_code_instead_of_obeying_them(tmp_path) -> None:
+    assert escaped("a\x1b[2J\nb\u202ec") == "a\\x1b[2J\\x0ab\\u202ec"
+    import segno
+
+    from verifier.commands.decode import run_decode
+
+    path = tmp_path / "evil.png"
+    segno.make_qr("\x1b[2J\x1b]0;owned\x07\nML1:FAKE", error="m").save(str(path), scale=6)
+    out = io.StringIO()
+    assert run_decode([str(path)], False, out, io.StringIO()) == 0
+    printed = out.getvalue()
+    # zxing-cpp already names controls (<ESC>); escaped() is the last line of defence
+    assert not any(c in printed for c in "\x1b\x07\r") and printed.count("\n") == 2
+    assert "ML1:FAKE" in printed
