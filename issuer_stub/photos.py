@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
 from dataclasses import dataclass, replace
 from functools import cache
@@ -34,6 +35,9 @@ MAX_INPUT_SIDE = 16_384
 # A portrait already made (stored with a student): ML1 never decodes more than 256 x 256.
 MAX_PORTRAIT_SIDE = 256
 _WORK_SIDE = 1024  # faces are searched for on a copy at most this large
+# What Pillow may raise on a damaged or hostile file (its plugins use struct and plain indexing).
+_UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, TypeError, KeyError, IndexError,
+               RuntimeError, struct.error)  # RuntimeError: the AVIF plugin's "failed to decode"
 # Portrait pixel sizes (3:4) by byte budget: the smaller budget gets fewer pixels, which at
 # these sizes looks better than more pixels at a lower quality (measured on a real face).
 _SIZES = ((560, (60, 80)), (760, (72, 96)), (MAX_PORTRAIT_BYTES + 1, (96, 128)))
@@ -64,7 +68,7 @@ def _open(data: bytes, formats: tuple[str, ...], max_side: int, max_pixels: int)
         declared = "more pixels than any camera makes"
         raise _refuse(_too_many_pixels(declared, max_side, max_pixels),
                       "photo_dimensions") from None
-    except (OSError, ValueError, SyntaxError):
+    except _UNREADABLE:
         raise _refuse("the photo is not a JPEG, PNG, WebP or AVIF image that can be read",
                       "photo_type") from None
     width, height = image.size
@@ -89,7 +93,7 @@ def _decode(image: Image.Image, side: int) -> np.ndarray:
         image = ImageOps.exif_transpose(image).convert("RGB")
         image.thumbnail((side, side), Image.Resampling.LANCZOS)
         return np.asarray(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except (*_UNREADABLE, Image.DecompressionBombError):
         raise _refuse("the photo is damaged or truncated and cannot be read",
                       "photo_type") from None
 

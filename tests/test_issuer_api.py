@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from PIL import Image
 
 from issuer_stub import devicekeys, lifecycle
 from issuer_stub.errors import TooManyAttempts
@@ -372,3 +374,44 @@ def test_limiter_forgets_failures_after_the_window() -> None:
     assert refused.value.retry_after == 29
     limiter.check("10.0.0.2", 1031)  # another client is not affected
     limiter.check("10.0.0.1", 1060)  # the first failure has left the window
+
+
+# Small codes (ML1 revision 2) ---------------------------------------------------------------
+def test_activate_takes_the_compressed_point_the_web_wallet_sends(api: Api) -> None:
+    order = api.order()
+    wallet = Wallet.new()
+    r = api.post("/api/activate", {"code": order["activation_code"],
+                                   "device_key": devicekeys.to_compressed(wallet.public_key)})
+    assert r.status_code == 200, r.text
+    wallet.credential = base64.b64decode(r.json()["credential"])
+    trust, revocations = published_lists(api.issuer.registry)
+    assert verify(wallet.present(NOW), trust, revocations, NOW).verdict is Verdict.VALID
+
+
+@pytest.mark.parametrize("key", ["AgAB", "Av" + "_" * 42, "BA" + "A" * 42, "not base64url!"])
+def test_activate_refuses_a_bad_compressed_point(api: Api, key: str) -> None:
+    order = api.order()
+    r = api.post("/api/activate", {"code": order["activation_code"], "device_key": key})
+    assert error_of(r) == (400, "bad_device_key")
+
+
+def test_admin_refuses_photo_bombs_faceless_photos_and_too_long_credentials(api: Api) -> None:
+    from tests.test_codes import FOUR_BYTES, photo_bomb
+
+    def add(**over: Any) -> Any:
+        return api.admin("POST", "/api/admin/students", _json_student(**over))
+
+    bomb = base64.b64encode(photo_bomb()).decode()
+    assert error_of(add(photo=bomb)) == (400, "photo_dimensions")
+    grey = io.BytesIO()
+    Image.new("RGB", (300, 400), (128, 128, 128)).save(grey, "PNG")
+    r = add(photo=base64.b64encode(grey.getvalue()).decode())
+    assert error_of(r) == (400, "photo_no_face") and "face" in r.json()["message"]
+    r = add(given_names=FOUR_BYTES * 100, family_name=FOUR_BYTES * 100)
+    # Not with the test university's short name: give it a long one first.
+    assert r.status_code == 201, r.text
+    with api.issuer.registry.session() as store:
+        store.conn.execute("UPDATE issuer_keys SET name = ?", (FOUR_BYTES * 200,))
+    r = add(given_names=FOUR_BYTES * 100, family_name=FOUR_BYTES * 100, pesel=None, album="2")
+    assert error_of(r) == (400, "credential_too_large")
+    assert "would not fit a QR code" in r.json()["message"]
