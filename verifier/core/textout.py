@@ -9,6 +9,17 @@ from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
 
 LABELS = {Verdict.VALID: "VALID", Verdict.WARNING: "CHECK", Verdict.INVALID: "INVALID"}
+_WORDS = {
+    "en": {**LABELS, "until": "valid until", "until_invalid": "valid until"},
+    "pl": {
+        Verdict.VALID: "WAŻNA",
+        Verdict.WARNING: "SPRAWDŹ",
+        Verdict.INVALID: "NIEWAŻNA",
+        "until": "ważna do",
+        # Not "ważna do" under NIEWAŻNA (a revoked card): the date, named neutrally.
+        "until_invalid": "termin ważności",
+    },
+}
 
 
 def warsaw() -> tzinfo:
@@ -80,7 +91,9 @@ def escaped(text: str) -> str:
 
 
 def result_line(result: CheckResult, lang: str = "en") -> str:
-    parts = [LABELS[result.verdict]]
+    words = _WORDS.get(lang, _WORDS["en"])
+    until = "until_invalid" if result.verdict is Verdict.INVALID else "until"
+    parts = [words[result.verdict]]
     if result.reason is not None:
         parts.append(f"{result.reason}: {describe(result.reason, lang)}")
     if result.warnings:
@@ -89,7 +102,7 @@ def result_line(result: CheckResult, lang: str = "en") -> str:
         parts.append(f"{result.holder.given_names} {result.holder.family_name}")
     if result.credential is not None:
         parts.append(
-            f"{one_line(result.credential.issuer_name)}, "
-            f"valid until {last_valid_day(result.credential.exp)}"
+            f"{one_line(result.credential.issuer_name)}, {words[until]} "
+            f"{last_valid_day(result.credential.exp)}"
         )
     return " | ".join(parts)

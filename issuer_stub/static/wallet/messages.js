@@ -44,6 +44,14 @@ const TEXTS = {
     "Ta legitymacja nie jest związana z tym urządzeniem.",
     "This ID is not bound to this device.",
   ],
+  credential_too_large: [
+    "Dane są za długie, by zmieściły się w kodzie QR; uczelnia musi skrócić wpis, na przykład nazwę uczelni.",
+    "The details are too long to fit a QR code; the university must shorten the record, for example its name.",
+  ],
+  photo_no_face: [
+    "Na zdjęciu w systemie uczelni nie widać twarzy; dostarcz uczelni nowe zdjęcie legitymacyjne.",
+    "No face can be seen in the photo on file; give the university a new ID photo.",
+  ],
   not_extendable: [
     "Tej legitymacji nie można przedłużyć; zamów nową na uczelni.",
     "This ID cannot be extended; order a new one at the university.",
