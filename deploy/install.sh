@@ -3,37 +3,54 @@
 #
 #   sudo deploy/install.sh --anchor /path/to/anchor.pem --list-url https://lists.example/ml1
 #   sudo deploy/install.sh            # asks for the anchor and the list URL on a terminal
-#   deploy/install.sh --check         # what is missing; changes nothing
+#   deploy/install.sh --check         # what is missing, and the installed kit's self-test
 #   deploy/install.sh --dry-run       # prints every step instead of doing it
+#   sudo deploy/install.sh --rollback # back to the version installed before this one
 #
-# Re-run it to upgrade: it reinstalls the project into the venv, refreshes the units and
-# restarts the app; it never duplicates the user and never overwrites an existing config.
-# See deploy/README.md. Exit codes: 0 done (or nothing missing), 1 --check found something
-# missing, 2 usage or input error, 3 unsupported system.
+# Run from a release bundle (deploy/make-bundle.sh: the wheel and a wheelhouse of pinned
+# dependencies) it needs no network for Python packages; from a source tree pip fetches them,
+# pinned by deploy/constraints-pi.txt. Each version gets its own venv under
+# /opt/mleg-verifier/venvs and /opt/mleg-verifier/current points at the one in use, switched
+# atomically; --rollback switches back. Re-run it to upgrade: it never duplicates the user and
+# never overwrites an existing config. See deploy/README.md. Exit codes: 0 done (or nothing
+# missing), 1 --check found something missing or failing, 2 usage or input error,
+# 3 unsupported system.
 set -euo pipefail
 
 APP=mleg-verifier
 SERVICE_USER=mleg
 PREFIX=/opt/$APP
-VENV=$PREFIX/venv
+VENVS=$PREFIX/venvs
+# The venv in use: a symlink to one of $VENVS, replaced with a rename (atomic); the units run
+# $VENV/bin/verifier. $PREFIX/previous points at the one before, for --rollback.
+VENV=$PREFIX/current
+PREVIOUS=$PREFIX/previous
+LEGACY_VENV=$PREFIX/venv # installs before venvs per version
+KEEP_VENVS=3             # current, previous and one more; older ones are removed
 ETC=/etc/$APP
 STATE=/var/lib/$APP
 CONFIG=$ETC/config.toml
 ANCHOR=$ETC/anchor.pem
 UNIT_DIR=/etc/systemd/system
-UNITS=(mleg-verifier.service mleg-verifier-sync.service mleg-verifier-sync.timer)
-ENABLE=(mleg-verifier.service mleg-verifier-sync.timer)
+UNITS=(mleg-verifier.service mleg-verifier-sync.service mleg-verifier-sync.timer
+    mleg-verifier-metrics.service mleg-verifier-metrics.timer)
+ENABLE=(mleg-verifier.service mleg-verifier-sync.timer mleg-verifier-metrics.timer)
+TIMERS=(mleg-verifier-sync.timer mleg-verifier-metrics.timer)
+# node_exporter's textfile collector directory (Debian's prometheus-node-exporter default).
+TEXTFILE_DIR=/var/lib/prometheus/node-exporter
 # Debian packages: the Pi camera stack (Raspberry Pi archive only), venv support, the numpy
 # picamera2 is built against (the venv must not shadow it), GPIO for the buzzer, and a saved
-# clock for boards without a real-time clock. The decoder is zxing-cpp (a wheel): no zbar.
+# clock for boards without a real-time clock, and the time zone data (without it Warsaw's
+# local time silently falls back to UTC). The decoder is zxing-cpp (a wheel): no zbar.
 PI_PACKAGES=(python3-picamera2 python3-lgpio)
-PACKAGES=(python3-venv python3-numpy python3-gpiozero fake-hwclock)
+PACKAGES=(python3-venv python3-numpy python3-gpiozero fake-hwclock tzdata)
 GROUPS_WANTED=(video gpio)
 MIN_DEBIAN=12 # bookworm
 
 ROOT=""
 DRY_RUN=0
 CHECK=0
+ROLLBACK=0
 FORCE=0
 ANCHOR_FROM=""
 LIST_URL=""
@@ -45,19 +62,24 @@ usage() {
     cat <<EOF
 Usage: install.sh [--anchor FILE] [--list-url URL] [--check | --dry-run] [--root DIR]
                   [--source DIR] [--force]
+       install.sh --rollback [--dry-run]
 
 Installs mleg-verifier as an appliance on Raspberry Pi OS (Bookworm or later): apt packages,
-a venv in $VENV, the system user '$SERVICE_USER', $ETC (config, trust anchor),
-$STATE (list cache) and the systemd units (app on tty1, list sync timer).
+a venv per version in $VENVS ($VENV is the one in use), the system user
+'$SERVICE_USER', $ETC (config, trust anchor), $STATE (list cache) and the systemd
+units (app on tty1, list sync timer, metrics timer).
 
   --anchor FILE    trust anchor (PEM public key) to install; replaces a different one
                    (the old one is kept as anchor.pem.<time>.old): that is anchor rotation
   --list-url URL   where the signed lists are published (http:// or https://); used only
                    when the config is first written
-  --check          report what is missing, change nothing (exit 1 if anything is)
+  --check          report what is missing and run the installed kit's self-test (config,
+                   anchor, lists, camera, one test code, units); change nothing; exit 1 on any
   --dry-run        print what would be done, change nothing
+  --rollback       switch back to the previously installed version and restart the app
   --root DIR       act on the system image under DIR (only with --check or --dry-run)
-  --source DIR     the mleg-verifier source tree (default: the one holding this script)
+  --source DIR     the mleg-verifier source tree or release bundle (default: the one
+                   holding this script); a bundle installs with no network
   --rtc            the kit has a battery-backed clock (Pi 5 with its battery, a DS3231):
                    trust the system clock as it is (config clock = "system"); without it
                    the kit trusts its clock only once NTP has set it since boot ("ntp")
@@ -81,6 +103,7 @@ while (($#)); do
     --list-url) LIST_URL=${2?--list-url needs a URL}; LIST_URL_GIVEN=1; shift 2 ;;
     --list-url=*) LIST_URL=${1#*=}; LIST_URL_GIVEN=1; shift ;;
     --check) CHECK=1; shift ;;
+    --rollback) ROLLBACK=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     --root) ROOT=${2:?--root needs a directory}; shift 2 ;;
     --root=*) ROOT=${1#*=}; shift ;;
@@ -103,9 +126,34 @@ if [[ -n $ROOT ]] && ((!CHECK && !DRY_RUN)); then
     die 2 "--root works only with --check or --dry-run (commands cannot run inside $ROOT)"
 fi
 ((CHECK && DRY_RUN)) && die 2 "use --check or --dry-run, not both"
+((CHECK && ROLLBACK)) && die 2 "use --check or --rollback, not both"
 SOURCE=${SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-[[ -f $SOURCE/pyproject.toml && -d $SOURCE/systemd ]] ||
-    die 2 "$SOURCE is not the mleg-verifier source tree (no pyproject.toml and systemd/)"
+BUNDLE=0
+if [[ -f $SOURCE/BUNDLE && -d $SOURCE/wheels && -d $SOURCE/systemd ]]; then
+    BUNDLE=1
+elif [[ ! -f $SOURCE/pyproject.toml || ! -d $SOURCE/systemd ]]; then
+    die 2 "$SOURCE is neither the mleg-verifier source tree (pyproject.toml, systemd/) nor a release bundle (BUNDLE, wheels/)"
+fi
+CONSTRAINTS=$SOURCE/deploy/constraints-pi.txt
+
+# The version being installed, and the name of its venv: VERSION-COMMIT. A build that is not
+# one commit (a changed tree, no git) gets the time too, so every run of it is a new venv.
+bundle_field() { sed -n "s/^$1=//p" "$SOURCE/BUNDLE" | head -n 1; }
+if ((BUNDLE)); then
+    NEW_VERSION=$(bundle_field VERSION)
+    NEW_COMMIT=$(bundle_field COMMIT)
+else
+    NEW_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$SOURCE/pyproject.toml" | head -n 1)
+    NEW_COMMIT=$(git -C "$SOURCE" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [[ $NEW_COMMIT != unknown ]] &&
+        [[ -n $(git -C "$SOURCE" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+        NEW_COMMIT=$NEW_COMMIT-dirty
+    fi
+fi
+[[ $NEW_VERSION =~ ^[A-Za-z0-9.+_-]+$ && $NEW_COMMIT =~ ^[A-Za-z0-9_-]+$ ]] ||
+    die 2 "cannot tell the version being installed ($SOURCE: version '$NEW_VERSION', commit '$NEW_COMMIT')"
+NEW_ID=$NEW_VERSION-$NEW_COMMIT
+[[ $NEW_COMMIT == unknown || $NEW_COMMIT == *-dirty ]] && NEW_ID=$NEW_ID-$(date -u +%Y%m%dT%H%M%S)
 
 # ---- helpers ------------------------------------------------------------------------------
 say() { printf '%s\n' "$*"; }
@@ -316,12 +364,12 @@ run_check() {
         missing "system user $SERVICE_USER"
     fi
     if [[ -x $ROOT$VENV/bin/verifier ]]; then
-        ok "venv $VENV with the verifier command"
+        ok "venv $VENV -> $(readlink "$ROOT$VENV" || echo '?') with the verifier command"
         if [[ -z $ROOT ]] && ! "$VENV/bin/python" -c 'import verifier.commands.cli' 2>/dev/null; then
-            missing "a working install in $VENV (import verifier fails)"
+            missing "a working install in $VENV (import verifier fails): re-run sudo deploy/install.sh"
         fi
     else
-        missing "venv $VENV with the verifier command"
+        missing "venv $VENV with the verifier command (re-run sudo deploy/install.sh)"
     fi
     check_path "$ETC" 750 root "$SERVICE_USER" "config directory"
     check_path "$CONFIG" 640 root "$SERVICE_USER" "config"
@@ -349,6 +397,9 @@ run_check() {
     if unit_enabled mleg-verifier-sync.timer timers.target; then ok "sync timer enabled"; else
         missing "sync timer enabled (timers.target.wants/mleg-verifier-sync.timer)"
     fi
+    if unit_enabled mleg-verifier-metrics.timer timers.target; then ok "metrics timer enabled"; else
+        missing "metrics timer enabled (timers.target.wants/mleg-verifier-metrics.timer)"
+    fi
     if unit_enabled getty@tty1.service getty.target; then
         missing "tty1 free for the app (getty@tty1.service is enabled)"
     else
@@ -370,11 +421,51 @@ run_check() {
     if [[ -r $ROOT$STATE ]] && [[ ! -f $ROOT$STATE/trustlist.cbor ]]; then
         warn "no trust list cached yet: sudo systemctl start mleg-verifier-sync.service"
     fi
+    if [[ -n $ROOT ]]; then
+        say "(the self-test of the running kit is skipped: --root $ROOT is only an image)"
+    else
+        self_test
+    fi
     if ((MISSING)); then
         say "$MISSING missing: run sudo deploy/install.sh to install them."
         return 1
     fi
     say "Nothing missing."
+}
+
+# The installed kit tests itself: the verifier's own checks inside its venv, as the service
+# user (config, anchor, lists verified, camera backend and a frame, a test code decoded and
+# verified), then the units. Every failure is one line saying what to do.
+self_test() {
+    local line runner=()
+    say "self-test of the installed kit:"
+    if [[ -x $VENV/bin/verifier ]]; then
+        if ((EUID == 0)) && has_user && command -v runuser >/dev/null; then
+            runner=(runuser -u "$SERVICE_USER" --)
+        fi
+        while IFS= read -r line; do
+            if [[ $line == "  FAILED   "* ]]; then
+                missing "${line#  FAILED   }"
+            else
+                say "$line"
+            fi
+        done < <("${runner[@]}" env MLEG_VERIFIER_CONFIG="$CONFIG" "$VENV/bin/verifier" selfcheck 2>&1 ||
+            true)
+    else
+        missing "the kit's self-test (no $VENV/bin/verifier): re-run sudo deploy/install.sh"
+    fi
+    if ! command -v systemctl >/dev/null || [[ ! -d /run/systemd/system ]]; then
+        warn "systemd is not running here: unit states not checked"
+        return
+    fi
+    if systemctl is-active --quiet mleg-verifier.service; then ok "app running (mleg-verifier.service)"; else
+        missing "app running: sudo systemctl restart mleg-verifier; journalctl -u mleg-verifier -n 30"
+    fi
+    for timer in "${TIMERS[@]}"; do
+        if systemctl is-active --quiet "$timer"; then ok "$timer running"; else
+            missing "$timer running: sudo systemctl start $timer"
+        fi
+    done
 }
 
 desktop_boot() { # the system boots a desktop instead of the console
@@ -387,6 +478,31 @@ desktop_boot() { # the system boots a desktop instead of the console
 if ((CHECK)); then
     run_check && exit 0
     exit 1
+fi
+
+# ---- --rollback --------------------------------------------------------------------------
+# switch_link LINK TARGET: point LINK at TARGET with a rename, so it is never missing.
+switch_link() {
+    run ln -sfn "$2" "$1.new"
+    run mv -T "$1.new" "$1"
+}
+
+if ((ROLLBACK)); then
+    if ((!DRY_RUN)) && ((EUID != 0)); then
+        die 2 "run as root (sudo), or use --dry-run"
+    fi
+    back=$(readlink "$ROOT$PREVIOUS" 2>/dev/null || true)
+    back=${back#"$PREFIX/"}
+    now_in_use=$(readlink "$ROOT$VENV" 2>/dev/null || true)
+    now_in_use=${now_in_use#"$PREFIX/"}
+    [[ -n $back && -x $ROOT$PREFIX/$back/bin/verifier ]] ||
+        die 2 "no previous version to go back to ($PREVIOUS is missing or broken)"
+    step "Rollback: ${now_in_use:-nothing} -> $back"
+    switch_link "$VENV" "$back"
+    [[ -n $now_in_use ]] && switch_link "$PREVIOUS" "$now_in_use"
+    run systemctl restart mleg-verifier.service
+    ((DRY_RUN)) && say "dry run: nothing was changed"
+    exit 0
 fi
 
 # ---- install -----------------------------------------------------------------------------
@@ -452,19 +568,58 @@ step "Directories"
 run install -d -m 0755 -o root -g root "$PREFIX"
 run install -d -m 0750 -o root -g "$SERVICE_USER" "$ETC"
 run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE"
+# node_exporter's textfile directory: the metrics timer writes mleg-verifier.prom there.
+[[ -d $ROOT$TEXTFILE_DIR ]] || run install -d -m 0755 -o root -g root "$TEXTFILE_DIR"
 
-step "Python environment $VENV"
-if [[ -x $ROOT$VENV/bin/python ]]; then
-    say "exists; upgrading the project in it"
+step "Python environment $VENVS/$NEW_ID"
+TARGET=$VENVS/$NEW_ID
+pip_args=(--disable-pip-version-check)
+if ((BUNDLE)); then
+    # Everything from the bundle's wheelhouse, nothing from the network.
+    pip_args+=(--no-index --find-links "$SOURCE/wheels" -c "$CONSTRAINTS" "mleg-verifier==$NEW_VERSION")
+    say "from the release bundle $SOURCE (no network)"
 else
-    # System site packages: picamera2, libcamera, numpy and gpiozero come from apt.
-    run python3 -m venv --system-site-packages "$VENV"
+    pip_args+=(-c "$CONSTRAINTS" "$SOURCE")
+    say "from the source tree $SOURCE (pip fetches the pinned dependencies)"
 fi
-# Dependencies only as needed (apt's numpy stays: picamera2 is built against it), then the
-# project itself always, so an upgrade with an unchanged version number still lands.
-run "$VENV/bin/pip" install --disable-pip-version-check --upgrade-strategy only-if-needed \
-    "$SOURCE"
-run "$VENV/bin/pip" install --disable-pip-version-check --no-deps --force-reinstall "$SOURCE"
+if [[ -f $ROOT$TARGET/.installed ]]; then
+    say "$NEW_ID is installed already"
+else
+    run install -d -m 0755 -o root -g root "$VENVS"
+    [[ -e $ROOT$TARGET ]] && run rm -rf "$TARGET" # an install interrupted before it finished
+    # System site packages: picamera2, libcamera, numpy and gpiozero come from apt; the
+    # constraints keep Debian's numpy 1.x (picamera2 is built against it).
+    run python3 -m venv --system-site-packages "$TARGET"
+    run "$TARGET/bin/pip" install "${pip_args[@]}"
+    run touch "$TARGET/.installed"
+fi
+# Links are relative to $PREFIX ("venvs/ID"), so they hold inside an image (--root) too.
+TARGET_REL=${TARGET#"$PREFIX/"}
+in_use=$(readlink "$ROOT$VENV" 2>/dev/null || true)
+in_use=${in_use#"$PREFIX/"}
+[[ -z $in_use && -x $ROOT$LEGACY_VENV/bin/verifier ]] && in_use=${LEGACY_VENV#"$PREFIX/"}
+if [[ $in_use == "$TARGET_REL" ]]; then
+    say "in use already ($VENV -> $TARGET_REL)"
+else
+    switch_link "$VENV" "$TARGET_REL"
+    [[ -n $in_use ]] && switch_link "$PREVIOUS" "$in_use"
+    say "$VENV -> $TARGET_REL${in_use:+ (was $in_use: sudo deploy/install.sh --rollback goes back)}"
+fi
+# Versions beyond $KEEP_VENVS go, oldest first: the one now in use and the previous one stay
+# always, then the newest of the others.
+if [[ -d $ROOT$VENVS ]]; then
+    keep_prev=$(readlink "$ROOT$PREVIOUS" 2>/dev/null || true)
+    [[ $in_use != "$TARGET_REL" && -n $in_use ]] && keep_prev=$in_use
+    keep_prev=${keep_prev#"$PREFIX/"}
+    n=2
+    while IFS= read -r old; do
+        old=${old#"$ROOT$PREFIX/"}
+        [[ $old == "$TARGET_REL" || $old == "$keep_prev" ]] && continue
+        n=$((n + 1))
+        ((n > KEEP_VENVS)) && run rm -rf "${PREFIX:?}/$old"
+    done < <(find "$ROOT$VENVS" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+        sort -rn | cut -d' ' -f2-)
+fi
 
 step "Trust anchor $ANCHOR"
 if [[ -n $ANCHOR_FROM ]]; then
@@ -533,6 +688,8 @@ if desktop_boot; then
     run systemctl set-default multi-user.target
 fi
 run systemctl enable "${ENABLE[@]}"
+# The timers run from now on, not only after the next boot.
+run systemctl start "${TIMERS[@]}"
 
 step "Start"
 console=$(tty 2>/dev/null || true)

@@ -19,7 +19,8 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
     older JPEG; tell by its first bytes), or null>"}``.
     Errors: 400 ``invalid_input`` / ``bad_device_key`` (not a P-256 point, ...), 404
     ``code_unknown``, 410 ``code_expired`` / ``code_used`` / ``code_cancelled`` (a newer order
-    replaced it), 409 ``not_eligible`` (with ``condition``), 429 ``too_many_attempts`` (with
+    replaced it), 409 ``not_eligible`` (with ``condition``, the first failed rule, and
+    ``conditions``, all of them), 429 ``too_many_attempts`` (with
     ``Retry-After``) after 10 unknown/stale codes from one address in 10 minutes (wrong admin
     tokens are counted apart: they never block activations, and the right token is never
     refused). Bodies over 64 KiB are 413 ``too_large`` (at once when ``Content-Length`` says
@@ -42,6 +43,11 @@ Wallet endpoints (no token; the contract with the web wallet in ``static/wallet/
     extended for a new semester, a new credential for the same phone with the new ``exp``
     (the old one is revoked). 200 as ``/api/activate``. Errors as self-revoke, and 409
     ``not_eligible`` / ``already_current`` / ``credential_revoked``.
+
+``POST /api/status``
+    As self-revoke, signing ``"ML1-status:" + cti + ":" + str(time)``: 200 ``{"revoked":
+    bool, "extendable": bool, "extend_to": <epoch exp an extension would give, or null>}``
+    (the wallet shows its Extend button only when ``extendable``). Errors as self-revoke.
 
 Admin endpoints (``Authorization: Bearer <DIR/admin.token>``; 401 ``unauthorized`` otherwise)
 ---------------------------------------------------------------------------------------------
@@ -134,7 +140,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return response
     except NotEligible as exc:
         _refused(request, exc)
-        return error_body(exc.status, exc.code, exc.message, condition=exc.condition)
+        return error_body(exc.status, exc.code, exc.message, condition=exc.condition,
+                          conditions=list(exc.conditions))
     except TooManyAttempts as exc:
         _refused(request, exc)
         response = error_body(exc.status, exc.code, exc.message)
@@ -307,6 +314,12 @@ class Api:
                  published.revocation_seq)
         return _ok({"revoked": True, "revocation_seq": published.revocation_seq})
 
+    async def status(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        found = await self._run(self.office.status_signed, body.get("cti"), body.get("time"),
+                                body.get("signature"), self.clock())
+        return _ok(found)
+
     async def extend(self, request: web.Request) -> web.Response:
         body = await _body(request)
         issued = await self._run(self.office.extend_signed, body.get("cti"), body.get("time"),
@@ -406,6 +419,7 @@ def add_api_routes(app: web.Application, registry: Registry, clock: Callable[[],
     r.add_post("/api/activate", api.activate)
     r.add_post("/api/self-revoke", api.self_revoke)
     r.add_post("/api/extend", api.extend)
+    r.add_post("/api/status", api.status)
     r.add_post("/api/admin/students", api.add_student)
     r.add_get("/api/admin/students", api.list_students)
     r.add_get("/api/admin/students/{id}", api.show_student)

@@ -23,6 +23,7 @@ from issuer_stub.photos import synthetic_portrait
 from issuer_stub.semesters import next_semester_end
 from issuer_stub.signing import StudentData, credential_claims, sign_credential
 from issuer_stub.wallet import Wallet, render_png
+from verifier.core.policy import DEFAULT_WINDOW
 from verifier.core.reasons import Reason, Verdict
 from verifier.core.result import CheckResult
 from verifier.core.revocation import RevocationList
@@ -161,7 +162,9 @@ def run_demo(out_dir: str | None, out: TextIO) -> int:
         f"\n{len(world.cases) - failures} of {len(world.cases)} verdicts as expected.\n"
         f"Check an image yourself:\n  verifier check --anchor {directory}/anchor.pem "
         f"--trust-list {directory}/trustlist.cbor --revocation-list {directory}/revocations.cbor "
-        f"{directory}/1-valid.png\n"
+        f"--now {now} {directory}/1-valid.png\n"
+        f"(--now {now} checks at the time the codes were made: a phone's code is fresh for "
+        f"{DEFAULT_WINDOW} s, so without it the image is INVALID, 'stale', after that.)\n"
     )
     return 0 if failures == 0 else 1
 

@@ -55,4 +55,5 @@ def require_eligible(student: StudentRecord, now: int) -> None:
     found = failures(student, now)
     if found:
         raise NotEligible("not eligible for an mLegitymacja: "
-                          + "; ".join(f.message for f in found), found[0].condition)
+                          + "; ".join(f.message for f in found), found[0].condition,
+                          tuple(f.condition for f in found))

@@ -81,14 +81,17 @@ class Conflict(IssuerError):
 
 
 class NotEligible(Conflict):
-    """A student who may not hold an mLegitymacja now; ``condition`` names the failed rule."""
+    """A student who may not hold an mLegitymacja now; ``condition`` names the first failed
+    rule, ``conditions`` every one."""
 
     title = "Not eligible"
     default_code = "not_eligible"
 
-    def __init__(self, message: str, condition: str) -> None:
+    def __init__(self, message: str, condition: str,
+                 conditions: tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.condition = condition
+        self.conditions = conditions or (condition,)
 
 
 class Gone(IssuerError):

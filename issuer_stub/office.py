@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer_stub import devicekeys, lifecycle, students
 from issuer_stub.db import Store
-from issuer_stub.eligibility import require_eligible
+from issuer_stub.eligibility import failures, require_eligible
 from issuer_stub.errors import Conflict, InvalidInput, NotFound
 from issuer_stub.records import ACTIVE, CredentialRecord, StudentRecord
 from issuer_stub.registry import Published, Registry
@@ -227,6 +227,23 @@ class Office:
         """Extension asked for by the phone itself: proof signed by its device key."""
         cti = self._check_proof("extend", cti_hex, time, signature, now)
         return self.extend(cti, now)
+
+    def status_signed(
+        self, cti_hex: object, time: object, signature: object, now: int
+    ) -> dict[str, Any]:
+        """What the phone may do with its credential: ``extendable`` (a longer ELS is on
+        file and the student is eligible, so ``extend`` would give ``extend_to``), ``revoked``."""
+        cti = self._check_proof("status", cti_hex, time, signature, now)
+        with self.registry.reader() as store:
+            record = self._credential(store, cti)
+            student = None if record.student_id is None else store.student(record.student_id)
+        extend_to = None
+        if (not record.revoked and student is not None and record.device_key is not None
+                and not failures(student, now) and student.els_exp is not None
+                and student.els_exp > record.exp):
+            extend_to = student.els_exp
+        return {"revoked": record.revoked, "extendable": extend_to is not None,
+                "extend_to": extend_to}
 
     # Revocation ------------------------------------------------------------------------------
     def revoke(self, cti: bytes, now: int, reason: str = "issuer") -> Published:

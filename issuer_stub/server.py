@@ -207,6 +207,10 @@ class ListServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        # Set when the server thread has finished. Waiting on it, not on Thread.join, because
+        # Python 3.11's join marks a still-running thread stopped when a signal handler raises
+        # inside it (Ctrl-C, SIGTERM), and the process would then exit before cleaning up.
+        self._done = threading.Event()
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.url = ""
@@ -250,6 +254,7 @@ class ListServer:
         finally:
             self._ready.set()
             self._loop.close()
+            self._done.set()
 
     def start(self, timeout: float = 10.0) -> str:
         self._thread = threading.Thread(target=self._run, name="list-server", daemon=True)
@@ -263,12 +268,12 @@ class ListServer:
             with contextlib.suppress(RuntimeError):  # loop already finished
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._done.wait(timeout)
 
     def wait(self) -> None:
         """Block until the server thread ends (Ctrl-C in the caller stops it)."""
         assert self._thread is not None
-        while self._thread.is_alive():
-            self._thread.join(0.5)
+        while not self._done.wait(0.5):
+            pass
         if self._error is not None:
             raise self._error

@@ -82,3 +82,13 @@ def write_files(directory: Path, files: dict[str, bytes]) -> Callable[[str], str
     for name, data in files.items():
         (directory / name).write_bytes(data)
     return lambda name: str(directory / name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The soak tier runs only when asked for by name (``pytest -m soak``)."""
+    if "soak" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="soak tier: run with pytest -m soak")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from verifier.imaging.camera import CameraError, Frame, FrameSource, open_source, open_with_retry
-from verifier.imaging.camera.picam import AF_MODE_CONTINUOUS, PicameraSource
+from verifier.imaging.camera.picam import (
+    AF_MODE_CONTINUOUS,
+    PicameraSettings,
+    PicameraSource,
+    cap_tuning,
+    centred_crop,
+)
 from verifier.imaging.camera.replay import ReplaySource
 
 
@@ -100,16 +106,82 @@ def test_replay_bad_path(tmp_path: Path, name: str) -> None:
 # --------------------------------------------------------------------------- picamera2 (fake)
 
 
+#: A version-2 tuning file as libcamera ships it (imx708.json, trimmed): the AGC has one
+#: channel per HDR channel, each with its exposure modes.
+TUNING = {
+    "version": 2.0,
+    "target": "bcm2835",
+    "algorithms": [
+        {"rpi.black_level": {"black_level": 4096}},
+        {
+            "rpi.agc": {
+                "channels": [
+                    {
+                        "exposure_modes": {
+                            "normal": {
+                                "shutter": [100, 15000, 30000, 60000, 120000],
+                                "gain": [1.0, 1.0, 2.0, 4.0, 6.0],
+                            },
+                            "short": {
+                                "shutter": [100, 5000, 10000, 20000, 120000],
+                                "gain": [1.0, 2.0, 4.0, 6.0, 6.0],
+                            },
+                        }
+                    },
+                    {"exposure_modes": {"normal": {"shutter": [100, 66666], "gain": [1.0, 8.0]}}},
+                ]
+            }
+        },
+    ],
+}
+
+#: What ``camera_controls`` lists (name: (min, max, default)) on a Camera Module 3 and on a
+#: v2 module with an older libcamera (no autofocus, no flicker controls).
+IMX708_CONTROLS = {
+    "AfMode": (0, 2, 0),
+    "AfRange": (0, 2, 0),
+    "LensPosition": (0.0, 15.0, 1.0),
+    "AeExposureMode": (0, 3, 0),
+    "AeFlickerMode": (0, 1, 0),
+    "AeFlickerPeriod": (100, 1000000, None),
+    "ExposureTime": (26, 220417486, 20000),
+    "FrameDurationLimits": (17849, 220495551, 33333),
+    "ScalerCrop": ((0, 0, 64, 64), (0, 0, 4608, 2592), (0, 0, 4608, 2592)),
+}
+IMX219_CONTROLS = {
+    "AeExposureMode": (0, 3, 0),
+    "ExposureTime": (75, 11766829, 20000),
+    "FrameDurationLimits": (21368, 11767556, 33333),
+    "ScalerCrop": ((0, 0, 64, 64), (0, 0, 3280, 2464), (0, 0, 3280, 2464)),
+}
+#: Sensor modes' crop limits (picamera2's ``sensor_modes`` "crop_limits"), by output size.
+IMX219_MODES = {(1640, 1232): (0, 0, 3280, 2464), (1920, 1080): (680, 692, 1920, 1080)}
+
+
 class FakePicamera2:
-    """Stands in for picamera2.Picamera2: same method names, YUV420 frames with stride padding."""
+    """Stands in for picamera2.Picamera2, following its documented API: the constructor's
+    ``tuning``, the static ``global_camera_info`` / ``load_tuning_file`` /
+    ``find_tuning_algo``, ``camera_controls`` (whose ScalerCrop limits follow the sensor mode
+    once configured) and ``camera_properties``; YUV420 frames with stride padding."""
 
     instances: ClassVar[list[FakePicamera2]] = []
+    model: ClassVar[str] = "imx708"
+    tuning_files: ClassVar[dict[str, dict]] = {"imx708.json": TUNING, "imx219.json": TUNING}
 
-    def __init__(self, camera_num: int = 0, *, frames: int = 3, busy: bool = False) -> None:
+    def __init__(
+        self,
+        camera_num: int = 0,
+        tuning: dict | None = None,
+        *,
+        frames: int = 3,
+        busy: bool = False,
+    ) -> None:
         if busy:
             raise RuntimeError("Failed to acquire camera: Device or resource busy")
         self.camera_num = camera_num
-        self.camera_controls = {"AfMode": (0, 2, 0), "AeExposureMode": (0, 3, 0)}
+        self.tuning = tuning
+        self.camera_controls = dict(IMX708_CONTROLS if self.model == "imx708" else IMX219_CONTROLS)
+        self.camera_properties = {"Model": self.model, "ScalerCropMaximum": (0, 0, 4608, 2592)}
         self.config: dict[str, Any] | None = None
         self.started = self.closed = False
         self.controls: dict[str, Any] = {}
@@ -117,11 +189,33 @@ class FakePicamera2:
         self._count = 0
         FakePicamera2.instances.append(self)
 
-    def create_video_configuration(self, main: dict, controls: dict, **kw: Any) -> dict:
-        return {"main": dict(main), "controls": dict(controls), **kw}
+    @staticmethod
+    def global_camera_info() -> list[dict]:
+        return [{"Model": FakePicamera2.model, "Num": 0, "Location": 2, "Rotation": 180}]
+
+    @staticmethod
+    def load_tuning_file(tuning_file: str, dir: str | None = None) -> dict:
+        if tuning_file not in FakePicamera2.tuning_files:
+            raise RuntimeError("Tuning file not found")
+        return FakePicamera2.tuning_files[tuning_file]
+
+    @staticmethod
+    def find_tuning_algo(tuning: dict, name: str) -> dict:
+        if tuning.get("version", 1) == 1:
+            return tuning[name]
+        return next(algo for algo in tuning["algorithms"] if name in algo)[name]
+
+    def create_video_configuration(
+        self, main: dict, controls: dict, sensor: dict | None = None, **kw: Any
+    ) -> dict:
+        return {"main": dict(main), "controls": dict(controls), "sensor": dict(sensor or {}), **kw}
 
     def configure(self, config: dict) -> None:
         self.config = config
+        mode = tuple(config["sensor"].get("output_size", ()))
+        if mode in IMX219_MODES:
+            low, _high, default = self.camera_controls["ScalerCrop"]
+            self.camera_controls["ScalerCrop"] = (low, IMX219_MODES[mode], default)
 
     def start(self) -> None:
         assert self.config is not None
@@ -148,6 +242,17 @@ class FakePicamera2:
         self.closed = True
 
 
+@pytest.fixture
+def imx219(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A camera module v2 (IMX219, fixed focus) instead of a Camera Module 3."""
+    monkeypatch.setattr(FakePicamera2, "model", "imx219")
+
+
+def _exposure_modes(tuning: dict) -> list[dict]:
+    agc = FakePicamera2.find_tuning_algo(tuning, "rpi.agc")
+    return [mode for ch in agc["channels"] for mode in ch["exposure_modes"].values()]
+
+
 def test_picamera_source_hands_over_the_y_plane() -> None:
     clock = iter([1.0, 1.033, 1.066])
     source = PicameraSource(camera_factory=FakePicamera2, clock=lambda: next(clock))
@@ -168,14 +273,131 @@ def test_picamera_source_hands_over_the_y_plane() -> None:
     assert cam.closed and not cam.started
 
 
-def test_picamera_without_autofocus_does_not_ask_for_it() -> None:
-    def factory(num: int) -> FakePicamera2:
-        cam = FakePicamera2(num)
-        cam.camera_controls = {}
-        return cam
+def test_exposure_cap_goes_into_every_exposure_mode_of_the_tuning() -> None:
+    """Today's 8 ms default: the AE keeps working, but never exposes longer (the sensor's
+    tuning said up to 120 ms); the last gain rises to keep some of the night-time range."""
+    source = PicameraSource(camera_factory=FakePicamera2)
+    cam = FakePicamera2.instances[-1]
+    assert source.exposure_capped and cam.tuning is not None
+    modes = _exposure_modes(cam.tuning)
+    assert len(modes) == 3
+    for mode in modes:
+        assert max(mode["shutter"]) == 8000
+        assert len(mode["shutter"]) == len(mode["gain"])
+        assert mode["shutter"] == sorted(mode["shutter"]) and mode["gain"] == sorted(mode["gain"])
+    assert _exposure_modes(cam.tuning)[0]["gain"][-1] == 16.0  # 6 x 120 ms / 8 ms, clipped
+    assert _exposure_modes(TUNING)[0]["shutter"][-1] == 120000  # the loaded file is untouched
+    source.close()
 
-    PicameraSource(camera_factory=factory, autofocus=True).close()
-    assert "AfMode" not in FakePicamera2.instances[-1].config["controls"]
+
+@pytest.mark.parametrize(
+    ("cap", "period", "expected"),
+    [
+        (8000, 4167, 4167),  # a 240 Hz OLED PWM: one whole period under the cap
+        (8000, 2083, 6249),  # 480 Hz PWM: three periods
+        (12000, 10000, 10000),  # 50 Hz mains lighting (100 Hz flicker)
+        (8000, 0, 8000),  # no flicker avoidance: the cap as set
+    ],
+)
+def test_flicker_period_rounds_the_cap_and_asks_libcamera(
+    cap: int, period: int, expected: int
+) -> None:
+    settings = PicameraSettings(max_exposure_us=cap, flicker_period_us=period)
+    assert settings.exposure_cap_us == expected
+    PicameraSource(settings=settings, camera_factory=FakePicamera2).close()
+    cam = FakePicamera2.instances[-1]
+    assert all(max(m["shutter"]) == expected for m in _exposure_modes(cam.tuning))
+    controls = cam.config["controls"]
+    if period:
+        assert (controls["AeFlickerMode"], controls["AeFlickerPeriod"]) == (1, period)
+    else:
+        assert "AeFlickerMode" not in controls
+
+
+@pytest.mark.parametrize(
+    ("autofocus", "expected"),
+    [
+        ("continuous", {"AfMode": 2, "AfRange": 0}),
+        ("macro", {"AfMode": 2, "AfRange": 1}),
+        ("off", {"AfMode": 0, "LensPosition": 5.0}),
+    ],
+)
+def test_focus_modes_on_a_camera_module_3(autofocus: str, expected: dict) -> None:
+    settings = PicameraSettings(autofocus=autofocus, lens_position=5.0)
+    PicameraSource(settings=settings, camera_factory=FakePicamera2).close()
+    controls = FakePicamera2.instances[-1].config["controls"]
+    focus = {k: v for k, v in controls.items() if k.startswith(("Af", "Lens"))}
+    assert focus == expected
+
+
+@pytest.mark.usefixtures("imx219")
+def test_a_module_without_autofocus_or_flicker_controls_gets_neither() -> None:
+    settings = PicameraSettings(autofocus="off", flicker_period_us=4167)
+    PicameraSource(settings=settings, camera_factory=FakePicamera2).close()
+    controls = FakePicamera2.instances[-1].config["controls"]
+    assert set(controls) == {"FrameDurationLimits", "AeExposureMode"}
+
+
+@pytest.mark.usefixtures("imx219")
+def test_sensor_mode_and_centred_crop() -> None:
+    """The IMX219's 1920x1080 mode (a native-pixel crop of the array) and zoom 1.5: a
+    1280x720 window of sensor pixels, 1:1 with the frame, centred in the mode's limits."""
+    settings = PicameraSettings(sensor_size=(1920, 1080), zoom=1.5)
+    PicameraSource(settings=settings, camera_factory=FakePicamera2).close()
+    cam = FakePicamera2.instances[-1]
+    assert cam.config["sensor"] == {"output_size": (1920, 1080)}
+    assert cam.controls["ScalerCrop"] == (680 + 320, 692 + 180, 1280, 720)
+
+
+def test_centred_crop_keeps_the_frame_aspect_inside_the_limits() -> None:
+    assert centred_crop((0, 0, 4608, 2592), (1280, 720), 1.0) == (0, 0, 4608, 2592)
+    x, y, w, h = centred_crop((0, 0, 3280, 2464), (1280, 720), 2.0)
+    assert (w, h) == (1640, 922) and (x, y) == (820, 771)
+
+
+def test_without_a_tuning_file_the_camera_still_opens(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(FakePicamera2, "tuning_files", {})
+    source = PicameraSource(camera_factory=FakePicamera2)
+    assert not source.exposure_capped and FakePicamera2.instances[-1].tuning is None
+    assert "exposure cap of 8000 us not applied" in caplog.text
+    source.close()
+
+
+def test_cap_tuning_of_a_version_1_file() -> None:
+    tuning = {
+        "rpi.agc": {"exposure_modes": {"normal": {"shutter": [100, 30000], "gain": [1.0, 4.0]}}}
+    }
+    cap_tuning(tuning, tuning["rpi.agc"], 10000)
+    assert tuning["rpi.agc"]["exposure_modes"]["normal"] == {
+        "shutter": [100, 10000],
+        "gain": [1.0, 12.0],  # 4 x 30 ms / 10 ms: the same longest exposure
+    }
+
+
+def test_camera_config_reaches_the_camera(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[camera] keys -> verifier app's opener -> the picamera2 controls and tuning."""
+    import sys
+    import types
+
+    from verifier.commands.app import camera_opener
+    from verifier.device.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[camera]\nmax_exposure_us = 6000\nflicker_period_us = 2000\nautofocus = 'macro'\n"
+        "sensor_width = 2304\nsensor_height = 1296\nzoom = 1.25\n"
+    )
+    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
+    source = camera_opener(load_config(path))()
+    cam = FakePicamera2.instances[-1]
+    assert all(max(m["shutter"]) == 6000 for m in _exposure_modes(cam.tuning))
+    controls = cam.config["controls"]
+    assert (controls["AfRange"], controls["AeFlickerPeriod"]) == (1, 2000)
+    assert cam.config["sensor"] == {"output_size": (2304, 1296)}
+    assert cam.controls["ScalerCrop"] == centred_crop((0, 0, 4608, 2592), (1280, 720), 1.25)
+    source.close()
 
 
 def test_picamera_busy_and_missing() -> None:

@@ -31,6 +31,14 @@ def test_defaults_when_no_file(tmp_path: Path, monkeypatch) -> None:
         ("list_url = 'ftp://x'", "http"),
         ("[camera]\nsource = 'webcam'", "camera.source"),
         ("[camera]\nfocus = 1", "unknown key"),
+        ("[camera]\nautofocus = 'auto'", "camera.autofocus"),
+        ("[camera]\nflicker_period_us = 10000", "must not exceed camera.max_exposure_us"),
+        ("[camera]\nflicker_period_us = 50", "at least 100"),
+        ("[camera]\nmax_exposure_us = 2000000", "max_exposure_us must be between"),
+        ("[camera]\nzoom = 10", "camera.zoom"),
+        ("[camera]\nzoom = true", "camera.zoom"),
+        ("[camera]\nlens_position = -1.0", "dioptres"),
+        ("[camera]\nsensor_width = 1920", "go together"),
         ("window = true", "window"),
         ("window = ", "TOML"),
         ("[feedback]\nkind = 'siren'", "feedback.kind"),
@@ -43,6 +51,18 @@ def test_bad_config_is_one_clear_error(tmp_path: Path, toml: str, why: str) -> N
     path.write_text(toml)
     with pytest.raises(ConfigError, match=why):
         load_config(path)
+
+
+def test_pi_camera_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[camera]\nmax_exposure_us = 12000\nflicker_period_us = 10000\nautofocus = 'off'\n"
+        "lens_position = 3\nsensor_width = 1920\nsensor_height = 1080\nzoom = 1.5\n"
+    )
+    cam = load_config(path).camera
+    assert (cam.max_exposure_us, cam.flicker_period_us, cam.autofocus) == (12000, 10000, "off")
+    assert (cam.lens_position, cam.zoom) == (3, 1.5)
+    assert (cam.sensor_width, cam.sensor_height) == (1920, 1080)
 
 
 def test_feedback_table_and_what_it_gives_off_the_pi(tmp_path: Path, caplog) -> None:

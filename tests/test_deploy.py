@@ -44,7 +44,9 @@ APP_UNIT, SYNC_UNIT, TIMER = (
     "mleg-verifier-sync.service",
     "mleg-verifier-sync.timer",
 )
-VENV_VERIFIER = "/opt/mleg-verifier/venv/bin/verifier"
+METRICS_UNIT, METRICS_TIMER = "mleg-verifier-metrics.service", "mleg-verifier-metrics.timer"
+VENV_VERIFIER = "/opt/mleg-verifier/current/bin/verifier"
+INSTALLED = "0.1.0-bbbbbbbbbbbb"  # the version a fake installed root holds
 BOOKWORM = (
     'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
     "VERSION_CODENAME=bookworm\n"
@@ -67,6 +69,7 @@ PACKAGES = [
     "python3-numpy",
     "python3-gpiozero",
     "fake-hwclock",
+    "tzdata",
     "python3-picamera2",
     "python3-lgpio",
 ]
@@ -110,11 +113,16 @@ def installed_root(root: Path, anchor: bytes) -> Path:
     (root / "etc" / "group").write_text(
         f"root:x:{gid}:\nvideo:x:44:mleg\ngpio:x:997:pi,mleg\nmleg:x:{gid}:\n"
     )
-    verifier = root / VENV_VERIFIER.lstrip("/")
-    verifier.parent.mkdir(parents=True)
-    for command in (verifier, verifier.with_name("python")):
-        command.write_text("#!/bin/sh\n")
-        command.chmod(0o755)
+    prefix = root / "opt" / "mleg-verifier"
+    for version in ("0.0.9-aaaaaaaaaaaa", INSTALLED):  # the one before, and the one in use
+        venv = prefix / "venvs" / version
+        (venv / "bin").mkdir(parents=True)
+        for command in ("verifier", "python"):
+            (venv / "bin" / command).write_text("#!/bin/sh\n")
+            (venv / "bin" / command).chmod(0o755)
+        (venv / ".installed").write_text("")
+    (prefix / "current").symlink_to(f"venvs/{INSTALLED}")
+    (prefix / "previous").symlink_to("venvs/0.0.9-aaaaaaaaaaaa")
     etc = root / "etc" / "mleg-verifier"
     etc.mkdir(mode=0o750)
     etc.chmod(0o750)
@@ -129,10 +137,11 @@ def installed_root(root: Path, anchor: bytes) -> Path:
     units = root / "etc" / "systemd" / "system"
     for wants in ("multi-user.target.wants", "timers.target.wants", "sysinit.target.wants"):
         (units / wants).mkdir(parents=True)
-    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER, METRICS_UNIT, METRICS_TIMER):
         shutil.copy(UNITS / unit, units / unit)
     (units / "multi-user.target.wants" / APP_UNIT).symlink_to(units / APP_UNIT)
     (units / "timers.target.wants" / TIMER).symlink_to(units / TIMER)
+    (units / "timers.target.wants" / METRICS_TIMER).symlink_to(units / METRICS_TIMER)
     timesyncd = units / "sysinit.target.wants" / "systemd-timesyncd.service"
     timesyncd.symlink_to("/lib/systemd/system/systemd-timesyncd.service")
     (root / "dev").mkdir()
@@ -210,7 +219,7 @@ def test_check_on_a_fresh_pi_lists_what_is_missing_and_changes_nothing(
         "package python3-picamera2",
         "package fake-hwclock",
         "system user mleg",
-        "venv /opt/mleg-verifier/venv",
+        "venv /opt/mleg-verifier/current",
         "config /etc/mleg-verifier/config.toml",
         "trust anchor /etc/mleg-verifier/anchor.pem",
         "cache directory /var/lib/mleg-verifier",
@@ -286,16 +295,25 @@ def test_dry_run_on_a_fresh_pi_plans_the_whole_install(tmp_path: Path, anchor: P
     assert "would run: useradd --system --user-group" in out
     assert "would run: usermod --append --groups video mleg" in out
     assert "would run: usermod --append --groups gpio mleg" in out
-    assert "python3 -m venv --system-site-packages /opt/mleg-verifier/venv" in out
-    assert "/opt/mleg-verifier/venv/bin/pip install --disable-pip-version-check" in out
-    assert "--force-reinstall" in out and str(REPO) in out
+    venv = re.search(r"python3 -m venv --system-site-packages (/opt/mleg-verifier/venvs/\S+)",
+                     out)
+    assert venv is not None
+    pip = next(line for line in out.splitlines() if f"{venv[1]}/bin/pip install" in line)
+    # From the source tree: pinned by the constraints (numpy 1.x: picamera2 is built on it).
+    assert f"-c {REPO}/deploy/constraints-pi.txt {REPO}" in pip
+    assert f"would run: ln -sfn {venv[1].removeprefix('/opt/mleg-verifier/')} " \
+           "/opt/mleg-verifier/current.new" in out
+    assert "would run: mv -T /opt/mleg-verifier/current.new /opt/mleg-verifier/current" in out
     assert "install -d -m 0750 -o mleg -g mleg /var/lib/mleg-verifier" in out
     assert "would write /etc/mleg-verifier/config.toml (0640 root:mleg)" in out
     assert f'| list_url = "{url}"' in out and '| source = "picamera2"' in out
     assert "would write /etc/mleg-verifier/anchor.pem (0644 root:root)" in out
     for unit in (APP_UNIT, SYNC_UNIT, TIMER):
         assert f"/etc/systemd/system/{unit}" in out
-    assert "would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer" in out
+    assert ("would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer "
+            "mleg-verifier-metrics.timer") in out
+    # The timers run at once, not only after a reboot.
+    assert "would run: systemctl start mleg-verifier-sync.timer mleg-verifier-metrics.timer" in out
     assert "dry run: nothing was changed" in out
     assert tree(root) == before
 
@@ -341,7 +359,9 @@ def test_rerun_on_an_installed_pi_only_upgrades(tmp_path: Path, anchor: Path) ->
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "apt-get" not in out and "useradd" not in out and "usermod" not in out
-    assert "python3 -m venv" not in out and "--force-reinstall" in out
+    # A new version: its own venv beside the one in use, then the switch (rollback possible).
+    assert "python3 -m venv --system-site-packages /opt/mleg-verifier/venvs/" in out
+    assert f"(was venvs/{INSTALLED}: sudo deploy/install.sh --rollback goes back)" in out
     assert "config.toml" in out and "kept as it is" in out and "--list-url ignored" in out
     assert "would write" not in out
     for unit in (APP_UNIT, SYNC_UNIT, TIMER):
@@ -412,6 +432,74 @@ def test_bad_input_is_refused_before_anything_happens(
     assert "would run" not in result.stdout
 
 
+def fake_bundle(directory: Path, version: str = "0.2.0", commit: str = "cccccccccccc") -> Path:
+    """A release bundle's layout (deploy/make-bundle.sh), with an empty wheelhouse."""
+    (directory / "wheels").mkdir(parents=True)
+    (directory / "deploy").mkdir()
+    shutil.copytree(UNITS, directory / "systemd")
+    shutil.copy(REPO / "deploy" / "constraints-pi.txt", directory / "deploy")
+    (directory / "BUNDLE").write_text(f"VERSION={version}\nCOMMIT={commit}\nPLATFORM=aarch64\n")
+    return directory
+
+
+@needs_dpkg
+def test_a_bundle_installs_with_no_network_into_its_own_venv(tmp_path: Path, anchor: Path) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    bundle = fake_bundle(tmp_path / "bundle")
+    result = install("--dry-run", "--source", bundle, root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    venv = "/opt/mleg-verifier/venvs/0.2.0-cccccccccccc"
+    assert f"would run: python3 -m venv --system-site-packages {venv}" in out
+    pip = next(line for line in out.splitlines() if f"{venv}/bin/pip install" in line)
+    assert f"--no-index --find-links {bundle}/wheels -c {bundle}/deploy/constraints-pi.txt" in pip
+    assert pip.endswith("mleg-verifier==0.2.0")
+    assert "would run: ln -sfn venvs/0.2.0-cccccccccccc /opt/mleg-verifier/current.new" in out
+    assert f"would run: ln -sfn venvs/{INSTALLED} /opt/mleg-verifier/previous.new" in out
+    assert "rm -rf" not in out  # three versions at most: none to remove yet
+    # The same bundle again, once installed: nothing to build, nothing to switch.
+    (root / "opt/mleg-verifier/venvs/0.2.0-cccccccccccc/bin").mkdir(parents=True)
+    (root / "opt/mleg-verifier/venvs/0.2.0-cccccccccccc/.installed").write_text("")
+    (root / "opt/mleg-verifier/current").unlink()
+    (root / "opt/mleg-verifier/current").symlink_to("venvs/0.2.0-cccccccccccc")
+    again = install("--dry-run", "--source", bundle, root=root)
+    assert "0.2.0-cccccccccccc is installed already" in again.stdout
+    assert "in use already" in again.stdout and "python3 -m venv" not in again.stdout
+
+
+@needs_dpkg
+def test_old_versions_are_removed_but_never_the_current_or_previous(
+    tmp_path: Path, anchor: Path
+) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    venvs = root / "opt/mleg-verifier/venvs"
+    for n, name in enumerate(["0.0.1-old", "0.0.2-old", "0.0.3-old"]):
+        (venvs / name).mkdir()
+        os.utime(venvs / name, (1000 + n, 1000 + n))
+    os.utime(venvs / "0.0.9-aaaaaaaaaaaa", (1, 1))  # previous: the oldest of all, still kept
+    result = install("--dry-run", "--source", fake_bundle(tmp_path / "b"), root=root)
+    removed = re.findall(r"would run: rm -rf /opt/mleg-verifier/venvs/(\S+)", result.stdout)
+    # Kept: the new one, the one in use until now (previous from now on), the newest other.
+    assert sorted(removed) == ["0.0.1-old", "0.0.2-old", "0.0.9-aaaaaaaaaaaa"]
+
+
+@needs_dpkg
+def test_rollback_switches_back_to_the_previous_version(tmp_path: Path, anchor: Path) -> None:
+    root = installed_root(tmp_path / "root", anchor.read_bytes())
+    before = tree(root)
+    result = install("--rollback", "--dry-run", root=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"Rollback: venvs/{INSTALLED} -> venvs/0.0.9-aaaaaaaaaaaa" in out
+    assert "would run: ln -sfn venvs/0.0.9-aaaaaaaaaaaa /opt/mleg-verifier/current.new" in out
+    assert f"would run: ln -sfn venvs/{INSTALLED} /opt/mleg-verifier/previous.new" in out
+    assert "would run: systemctl restart mleg-verifier.service" in out
+    assert tree(root) == before
+    (root / "opt/mleg-verifier/previous").unlink()
+    none = install("--rollback", "--dry-run", root=root)
+    assert none.returncode == 2 and "no previous version" in none.stderr
+
+
 def test_root_prefix_needs_check_or_dry_run(tmp_path: Path) -> None:
     root = fake_root(tmp_path / "root")
     result = install(root=root)
@@ -459,12 +547,10 @@ HARDENING = {
     "ProtectKernelModules": "yes",
     "ProtectKernelLogs": "yes",
     "ProtectControlGroups": "yes",
-    "ProtectClock": "yes",
     "RestrictNamespaces": "yes",
     "RestrictSUIDSGID": "yes",
     "LockPersonality": "yes",
     "SystemCallArchitectures": "native",
-    "SystemCallFilter": "@system-service",
     "UMask": "0077",
     "User": "mleg",
     "StateDirectory": "mleg-verifier",
@@ -475,11 +561,26 @@ HARDENING = {
 def test_services_are_hardened_and_every_directive_says_why(unit: str) -> None:
     for key, value in HARDENING.items():
         assert values(unit, key) == [value], key
+    assert values(unit, "SystemCallFilter")[0] == "@system-service"
     assert "AF_PACKET" not in values(unit, "RestrictAddressFamilies")[0]
     assert values(unit, "ExecStart")[0].startswith(VENV_VERIFIER + " ")
     assert values(unit, "Environment")[0] == "MLEG_VERIFIER_CONFIG=/etc/mleg-verifier/config.toml"
     uncommented = [k for s, k, _, c in directives(unit) if s == "Service" and not c]
     assert uncommented in ([], ["Type"])
+
+
+@pytest.mark.parametrize(("unit", "reads_ntp_state"),
+                         [(APP_UNIT, True), (SYNC_UNIT, False), (METRICS_UNIT, True)])
+def test_the_clock_cannot_be_set_and_its_ntp_state_can_be_read(
+    unit: str, reads_ntp_state: bool
+) -> None:
+    # No CAP_SYS_TIME: the kernel refuses to set the clock whatever the filter allows.
+    assert values(unit, "CapabilityBoundingSet") == [""]
+    if reads_ntp_state:  # config clock = "ntp": adjtimex(modes=0) must not get EPERM
+        assert values(unit, "ProtectClock") == ["no"]
+        assert "adjtimex clock_adjtime" in values(unit, "SystemCallFilter")
+    else:
+        assert values(unit, "ProtectClock") == ["yes"]
 
 
 def test_app_may_open_only_camera_console_and_gpio_devices() -> None:
@@ -539,6 +640,23 @@ def test_app_unit_prints_why_it_stopped_on_tty1() -> None:
     assert quiet == ""  # a confirmed quit or systemctl stop: nothing printed
 
 
+def test_metrics_run_every_minute_unprivileged_and_land_atomically() -> None:
+    assert values(METRICS_TIMER, "OnUnitActiveSec") == ["1min"]
+    assert values(METRICS_UNIT, "User") == ["mleg"] and values(METRICS_UNIT, "Type") == ["oneshot"]
+    assert values(METRICS_UNIT, "ExecStart")[0].startswith(
+        VENV_VERIFIER + " status --prometheus /run/mleg-verifier-metrics/")
+    # Into the collector's directory by a rename beside the target: never half a file.
+    copy, move = values(METRICS_UNIT, "ExecStartPost")
+    assert copy.startswith("+/usr/bin/install ") and copy.endswith("/.mleg-verifier.prom.new")
+    assert move.startswith("+/bin/mv -f -T ") and move.endswith(
+        "/var/lib/prometheus/node-exporter/mleg-verifier.prom")
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateNetwork", "PrivateDevices"):
+        assert values(METRICS_UNIT, key) == ["yes"], key
+    assert values(METRICS_UNIT, "ProtectSystem") == ["strict"]
+    uncommented = [k for s, k, _, c in directives(METRICS_UNIT) if s == "Service" and not c]
+    assert uncommented in ([], ["Type"])
+
+
 def test_sync_runs_every_15_minutes_with_jitter_and_at_boot_after_the_network() -> None:
     assert values(TIMER, "OnUnitActiveSec") == ["15min"]
     assert values(TIMER, "OnBootSec") and values(TIMER, "RandomizedDelaySec") != ["0"]
@@ -554,12 +672,12 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify insists that ExecStart exists: point it at this venv's verifier command.
     verifier = Path(sys.executable).with_name("verifier")
     assert verifier.exists()
-    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+    every = (APP_UNIT, SYNC_UNIT, TIMER, METRICS_UNIT, METRICS_TIMER)
+    for unit in every:
         text = (UNITS / unit).read_text().replace(VENV_VERIFIER, str(verifier))
         (tmp_path / unit).write_text(text)
     result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / u) for u in
-                                                    (APP_UNIT, SYNC_UNIT, TIMER))],
+        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / u) for u in every)],
         capture_output=True, text=True, timeout=60,
     )
     ours = [line for line in result.stderr.splitlines() if "mleg-verifier" in line]

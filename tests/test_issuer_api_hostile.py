@@ -1,7 +1,7 @@
 """Hostile requests to ``issuer-stub serve`` (issue 12, item 7), over real HTTP on 127.0.0.1.
 
 Each must end in a 4xx JSON answer (never a 500, never a hang), and a client failing one
-kind of attempt must not lock out another.
+kind of attempt must not lock out another. Also the wallet's status call (issue 15).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import requests
 from issuer_stub import api as api_module
 from issuer_stub import devicekeys
 from issuer_stub.wallet import Wallet
-from tests.test_issuer_api import Api, error_of
+from tests.test_issuer_api import Api, error_of, signed
+from tests.test_issuer_lifecycle import END_OF_OCTOBER, NOW
 
 JSON_ENDPOINTS = [("POST", "/api/activate"), ("POST", "/api/self-revoke"),
                   ("POST", "/api/extend"), ("POST", "/api/admin/students"),
@@ -114,3 +115,31 @@ def test_wrong_activation_codes_do_not_block_the_admin(api: Api) -> None:
     for n in range(11):
         api.post("/api/activate", {"code": f"AAAAA-{n:05d}", "device_key": jwk})
     assert api.admin("GET", "/api/admin/students").status_code == 200
+
+
+def test_status_says_when_there_is_something_to_extend(api: Api) -> None:
+    order = api.order()
+    wallet, body = api.activate(order["activation_code"])
+    status = api.post("/api/status", signed(wallet, body["cti"], NOW, "status"))
+    assert status.json() == {"revoked": False, "extendable": False, "extend_to": None}
+    api.admin("PATCH", f"/api/admin/students/{order['student_id']}", {"extend_els": True})
+    status = api.post("/api/status", signed(wallet, body["cti"], NOW, "status"))
+    assert status.json() == {"revoked": False, "extendable": True, "extend_to": END_OF_OCTOBER}
+    # a status proof is no extension proof (the action is signed)
+    assert error_of(api.post("/api/extend", signed(wallet, body["cti"], NOW, "status"))) == \
+        (403, "bad_signature")
+    assert error_of(api.post("/api/status", signed(Wallet.new(), body["cti"], NOW, "status"))) \
+        == (403, "bad_signature")
+    api.post("/api/self-revoke", signed(wallet, body["cti"], NOW))
+    status = api.post("/api/status", signed(wallet, body["cti"], NOW, "status"))
+    assert status.json() == {"revoked": True, "extendable": False, "extend_to": None}
+
+
+def test_not_eligible_names_every_condition(api: Api) -> None:
+    student = api.issuer.add(7)
+    order = api.admin("POST", f"/api/admin/students/{student}/orders").json()
+    api.admin("PATCH", f"/api/admin/students/{student}", {"album": None, "photo": None})
+    jwk = devicekeys.to_jwk(Wallet.new().public_key)
+    r = api.post("/api/activate", {"code": order["activation_code"], "device_key": jwk})
+    assert error_of(r) == (409, "not_eligible")
+    assert r.json()["conditions"][:2] == ["album_missing", "photo_missing"]

@@ -10,6 +10,9 @@ import pytest
 from verifier.imaging.camera import CameraError, Frame
 from verifier.imaging.scanloop import (
     CodeEvent,
+    DecodeFailedEvent,
+    DecodeResumedEvent,
+    DecodeStalledEvent,
     EndEvent,
     ErrorEvent,
     IdleEvent,
@@ -164,3 +167,116 @@ def test_loop_with_default_pipeline_on_blank_frames(frames: int) -> None:
     blank = [Frame(np.full((72, 128), 128, np.uint8), float(i)) for i in range(frames)]
     _run(ScanLoop(ListSource(blank), events.append))
     assert events == [EndEvent()]
+
+
+# --------------------------------------------------------------------------- a decoder in trouble
+
+
+class OneByOne(ListSource):
+    """Hands out the next frame only once the decoder has taken the last one (no drops)."""
+
+    def __init__(self, frames: list[Frame]) -> None:
+        super().__init__(frames)
+        self.taken = threading.Semaphore(1)
+
+    def read(self) -> Frame | None:
+        assert self.taken.acquire(timeout=10)
+        return super().read()
+
+
+def test_a_decode_that_raises_is_reported_and_scanning_goes_on() -> None:
+    events: list[ScanEvent] = []
+    source = OneByOne([_frame(i) for i in range(5)])
+
+    def decode(gray: np.ndarray) -> list[str]:
+        source.taken.release()
+        if int(gray[0, 0]) in (1, 2):
+            raise np.linalg.LinAlgError("Singular matrix")
+        return [f"code-{int(gray[0, 0])}"]
+
+    loop = ScanLoop(source, events.append, decode)
+    _run(loop)
+    assert not loop.running
+    assert (loop.decode_errors, loop.frames_decoded, loop.frames_dropped) == (2, 3, 0)
+    assert events == [
+        CodeEvent("code-0", 0.0),
+        DecodeFailedEvent("LinAlgError: Singular matrix"),  # once, not once per failed frame
+        DecodeResumedEvent(),
+        CodeEvent("code-3", 3.0),
+        CodeEvent("code-4", 4.0),
+        EndEvent(),
+    ]
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_hanging_decode_is_reported_while_it_hangs() -> None:
+    """The watchdog reports a decode past ``overrun_after`` while it still runs (the app can
+    say so instead of showing a healthy camera), and that decoding came back after."""
+    clock = FakeClock()
+    stalled, release = threading.Event(), threading.Event()
+    events: list[ScanEvent] = []
+
+    def on_event(event: ScanEvent) -> None:
+        events.append(event)
+        if isinstance(event, DecodeStalledEvent):
+            stalled.set()
+
+    source = OneByOne([_frame(0), _frame(1)])
+
+    def decode(gray: np.ndarray) -> list[str]:
+        source.taken.release()
+        if int(gray[0, 0]) == 0:
+            clock.now += 30.0  # this decode "takes" 30 s ...
+            assert release.wait(10)  # ... and does not return until the test says so
+        return []
+
+    loop = ScanLoop(
+        source,
+        on_event,
+        decode,
+        overrun_after=5.0,
+        watch_interval=0.005,
+        clock=clock,
+    )
+    loop.start()
+    try:
+        assert stalled.wait(10), "the watchdog never reported the hanging decode"
+        assert events == [DecodeStalledEvent(30.0)]
+        assert loop.decode_overruns == 1
+        assert loop.decode_busy_for == 30.0
+    finally:
+        release.set()
+    loop.join(timeout=5)
+    assert events == [DecodeStalledEvent(30.0), DecodeResumedEvent(), EndEvent()]
+    assert loop.decode_busy_for == 0.0 and loop.frames_decoded == 2
+
+
+def test_an_overrun_between_two_watchdog_looks_is_still_counted() -> None:
+    clock = FakeClock()
+    events: list[ScanEvent] = []
+
+    source = OneByOne([_frame(0), _frame(1), _frame(2)])
+
+    def decode(gray: np.ndarray) -> list[str]:
+        source.taken.release()
+        clock.now += 2.5 if int(gray[0, 0]) == 1 else 0.01  # past the 1 s default, once
+        return ["X"]
+
+    loop = ScanLoop(source, events.append, decode, clock=clock, watch_interval=60)
+    _run(loop)
+    assert loop.decode_overruns == 1
+    assert events == [
+        CodeEvent("X", 0.0),
+        DecodeStalledEvent(2.5),
+        DecodeResumedEvent(),
+        EndEvent(),
+    ]

@@ -59,7 +59,7 @@ def test_status_reports_lists_sync_clock_app_and_counts(world: World, tmp_path: 
     log.record(check_texts([world.wallet().present(NOW)], world.trust_data(), NOW), NOW)
     log.close()
     app_running(config, NOW)
-    status = collect(config, now=NOW + 5, restarts=False)
+    status = collect(config, now=NOW + 5, restarts=False, clock_probe=lambda: True)
     assert status.anchor_kid == world.ministry.anchor.kid.hex()
     assert (status.trust_list.seq, status.trust_list.age) == (1, 7205)
     assert status.trust_list.last_status == "not_modified"
@@ -70,12 +70,14 @@ def test_status_reports_lists_sync_clock_app_and_counts(world: World, tmp_path: 
     assert status.problems == ["revocation list: 25 h old"]
     assert status.disk_free_bytes and status.disk_free_bytes > 0
     out = io.StringIO()
-    assert run_status(config, True, None, out, now=NOW + 5) == 0
+    assert run_status(config, True, None, out, now=NOW + 5, clock_probe=lambda: True) == 0
     data = json.loads(out.getvalue())
     assert data["trust_list"]["seq"] == 1 and data["app_running"] is True
     text = io.StringIO()
-    run_status(config, False, None, text, now=NOW + 5)
-    assert "clock: unknown, offset at last sync -3 s" in text.getvalue()
+    run_status(config, False, None, text, now=NOW + 5, clock_probe=lambda: False)
+    assert "clock: NOT synchronized (config clock = system), offset at last sync -3 s" in (
+        text.getvalue())
+    assert "problem: clock: not synchronized by NTP" in text.getvalue()
     assert "camera ok, 7.5 decoded frames/s" in text.getvalue()
     for output in (out.getvalue(), text.getvalue()):  # nothing personal in any figure
         assert STUDENT.family_name not in output and STUDENT.album not in output
@@ -101,7 +103,8 @@ def test_prometheus_textfile_is_valid_and_written_atomically(
     config = kit(tmp_path, world)
     app_running(config, NOW)
     target = tmp_path / "textfile" / "mleg-verifier.prom"
-    assert run_status(config, False, str(target), io.StringIO(), now=NOW + 1) == 0
+    assert run_status(config, False, str(target), io.StringIO(), now=NOW + 1,
+                      clock_probe=lambda: False) == 0
     text = target.read_text()
     families = re.findall(r"^# TYPE (\S+) gauge$", text, re.M)
     assert len(families) == len(set(families))  # each metric one group
@@ -110,6 +113,7 @@ def test_prometheus_textfile_is_valid_and_written_atomically(
     assert 'mleg_verifier_list_age_seconds{list="revocation"} 90001' in text
     assert "mleg_verifier_camera_up 1" in text and "mleg_verifier_app_up 1" in text
     assert "mleg_verifier_clock_offset_seconds -3" in text
+    assert "mleg_verifier_clock_synchronized 0" in text
     assert 'mleg_verifier_verdicts_today{verdict="valid"} 3' in text
     assert [p.name for p in target.parent.iterdir()] == ["mleg-verifier.prom"]  # no temp left
     down = render_prometheus(collect(config, now=NOW + 600, restarts=False))

@@ -23,7 +23,13 @@ from verifier.commands.cli import main as verifier_main
 from verifier.device.clock import FixedClock
 from verifier.device.config import Config, parse_config
 from verifier.device.store import STATE_FILE, ListStore
-from verifier.device.sync import Syncer, SyncReport, content_length, http_date
+from verifier.device.sync import (
+    Syncer,
+    SyncReport,
+    SyncScheduler,
+    content_length,
+    http_date,
+)
 
 DEADLINE = 1.5
 # Far above the deadline, far below the per-read timeout (30 s) that the old sync relied on.
@@ -171,6 +177,31 @@ def test_a_stalling_server_is_cut_off_at_the_sync_deadline(
     assert not report.ok and took < ENDS_WITHIN
     assert "sync deadline" in report.trust_list.message
     assert report.revocations.message.startswith("not tried")  # the deadline covers both lists
+    lists.assert_untouched()
+
+
+def test_the_apps_background_sync_is_free_again_after_the_deadline(
+    lists: Lists, serve: Callable[[Handler], HostileServer]
+) -> None:
+    """The scheduler behind the app's background sync and its `s` key: a dripping server
+    yields a failed report, and a triggered sync runs after it instead of waiting forever."""
+    server = serve(drip_body)
+    reports: list[SyncReport] = []
+    done = threading.Semaphore(0)
+
+    def on_report(report: SyncReport) -> None:
+        reports.append(report)
+        done.release()
+
+    scheduler = SyncScheduler(lists.syncer(server.url).run, 3600.0, on_report=on_report)
+    scheduler.start()
+    try:
+        assert done.acquire(timeout=ENDS_WITHIN)  # the sync at start ends at its deadline
+        scheduler.trigger()  # what `s` does
+        assert done.acquire(timeout=ENDS_WITHIN)
+    finally:
+        scheduler.stop()
+    assert len(reports) == 2 and not any(report.ok for report in reports)
     lists.assert_untouched()
 
 

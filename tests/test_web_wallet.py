@@ -70,6 +70,8 @@ START = datetime.fromtimestamp(NOW, UTC)
 STUDENT_WITH_PHOTO = dataclasses.replace(STUDENT, photo=synthetic_portrait("web wallet"))
 # The fake issuer's credentials run to 31 March 2027; after the ELS's extension, to 31 October.
 EXTENDED_EXP = next_semester_end(next_semester_end(NOW))
+CLOCK_MESSAGE = ("Zegar telefonu jest źle ustawiony; włącz automatyczny czas i spróbuj ponownie. "
+                 "The phone's clock is off; set the time automatically and try again.")
 
 
 # ---- fixtures ----
@@ -371,7 +373,7 @@ def test_activate_scan_verify_and_rotate(
     assert page.locator("#family-name").inner_text() == STUDENT.family_name
     assert page.locator("#given-names").inner_text() == STUDENT.given_names
     assert page.locator("#university").inner_text() == STUDENT.university
-    assert page.locator("#valid-until").inner_text() == "31.03.2027"  # exp - 1 s, Warsaw time
+    assert page.locator("#valid-until").inner_text() == "2027-03-31"  # exp - 1 s, Warsaw time
     width = Image.open(io.BytesIO(STUDENT_WITH_PHOTO.photo)).width  # the WebP portrait
     assert page.locator("#photo").evaluate("img => img.complete && img.naturalWidth") == width
     assert page.locator("#clock-warning").is_hidden()
@@ -524,7 +526,7 @@ def test_revoke_error_stays_on_screen_through_code_rotations(
     page.click("#revoke-button")
     page.wait_for_selector("#action-error:not([hidden])")
     message = page.locator("#action-error").inner_text()
-    assert message == "Zegar urządzenia jest błędny. The device clock is off."
+    assert message == CLOCK_MESSAGE  # the code time_skew, in Polish and English
     assert issuer.revocations == [] and stored_wallet(page) is not None
     page.clock.run_for(REFRESH_MS)  # a new code is drawn; the message must not vanish
     page.wait_for_function(f"document.getElementById('qr').dataset.time === '{NOW + 10}'")
@@ -535,15 +537,17 @@ def test_revoke_error_stays_on_screen_through_code_rotations(
 def test_extend_replaces_the_credential_for_the_same_device_key(
     page: Any, issuer: FakeIssuer, lists: dict[str, Path], tmp_path: Path
 ) -> None:
+    issuer.extended_exp = EXTENDED_EXP  # the ELS was extended for the winter semester
     old_text, _ = activate(page)
     old, old_key = stored_wallet(page), device_public_key(page)
-    issuer.extended_exp = EXTENDED_EXP  # the ELS was extended for the winter semester
-    page.click("#extend-button")
+    page.click("#extend-button")  # shown: the issuer has a longer ELS on file
     page.wait_for_selector("#action-done:not([hidden])")
-    assert page.locator("#valid-until").inner_text() == "31.10.2027"
+    assert page.locator("#valid-until").inner_text() == "2027-10-31"
     assert page.locator("#action-done").inner_text() == (
-        "Przedłużono do 31.10.2027. Extended until 31.10.2027."
+        "Przedłużono do 2027-10-31. Extended until 2027-10-31."
     )
+    # nothing more to extend: the button goes
+    page.wait_for_selector("#extend-button", state="hidden")
     assert page.locator("#action-error").is_hidden()
     assert [(r["cti"], r["time"]) for r in issuer.extensions] == [(old["cti"], NOW)]
 
@@ -583,16 +587,25 @@ def test_extend_replaces_the_credential_for_the_same_device_key(
 
     page.reload()
     page.wait_for_selector("#qr[data-text]")
-    assert page.locator("#valid-until").inner_text() == "31.10.2027"
+    assert page.locator("#valid-until").inner_text() == "2027-10-31"
     assert page.locator("#action-done").is_hidden()
     assert stored_wallet(page) == new
+
+
+def test_no_extend_button_when_there_is_nothing_to_extend(page: Any, issuer: FakeIssuer) -> None:
+    activate(page)
+    page.wait_for_selector("#extend-button", state="hidden")
+    issuer.extended_exp = EXTENDED_EXP  # the university extends the ELS meanwhile
+    page.reload()  # the student opens the wallet again: the page asks the issuer
+    page.wait_for_selector("#extend-button", state="visible")
 
 
 @pytest.mark.parametrize(
     ("extended_exp", "clock_offset", "message"),
     [
-        (None, 0, "Legitymacja jest już aktualna. The ID is already current."),
-        (EXTENDED_EXP, 3600, "Zegar urządzenia jest błędny. The device clock is off."),
+        (None, 0, "Nie ma czego przedłużać: legitymacja jest ważna tak długo jak ELS. "
+                  "Nothing to extend: the ID is valid as long as the student card (ELS)."),
+        (EXTENDED_EXP, 3600, CLOCK_MESSAGE),
     ],
     ids=["already_current", "clock_off"],
 )
@@ -604,15 +617,18 @@ def test_extend_error_shows_the_message_and_keeps_the_wallet(
     clock_offset: int,
     message: str,
 ) -> None:
+    issuer.extended_exp = EXTENDED_EXP
     activate(page)
+    page.wait_for_selector("#extend-button", state="visible")
     before = stored_wallet(page)
+    # Between the page's look and the tap, the issuer changed its mind, or its clock.
     issuer.extended_exp, issuer.clock_offset = extended_exp, clock_offset
     page.click("#extend-button")
     page.wait_for_selector("#action-error:not([hidden])")
     assert page.locator("#action-error").inner_text() == message
     assert page.locator("#action-done").is_hidden()
     assert page.locator("#view-wallet").is_visible()
-    assert page.locator("#valid-until").inner_text() == "31.03.2027"
+    assert page.locator("#valid-until").inner_text() == "2027-03-31"
     assert page.locator("#extend-button").is_enabled()
     assert issuer.extensions == []
     assert stored_wallet(page) == before
@@ -630,11 +646,14 @@ def test_extend_error_shows_the_message_and_keeps_the_wallet(
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        ("ZZZZ-0000", "Nieznany kod. Unknown activation code."),
-        (CODE, "Ten kod został już użyty. This code was already used."),
+        ("ZZZZ-0000", "Nie ma takiego kodu aktywacyjnego; sprawdź, czy został dobrze "
+                      "przepisany. No such activation code; check that it was typed correctly."),
+        (CODE, "Ten kod został już użyty; poproś uczelnię o nowy. This code was used already; "
+               "ask the university for a new one."),
     ],
+    ids=["code_unknown", "code_used"],
 )
-def test_activation_error_shows_the_server_message(
+def test_activation_error_shows_the_code_in_polish_and_english(
     page: Any, issuer: FakeIssuer, code: str, message: str
 ) -> None:
     issuer.used.add(CODE)
@@ -770,10 +789,11 @@ def test_real_issuer_activate_scan_verify_extend_revoke(
         first_cti = stored_wallet(page)["cti"]
         until = following_semester_end(_next_els_end(date.today()), int(time.time()))
         _issuer_stub("student", "update", str(directory), "1", "--extend-els")
+        page.reload()  # the student opens the wallet again: now there is something to extend
         page.click("#extend-button")
         page.wait_for_selector("#action-done:not([hidden])")
         assert page.locator("#action-error").is_hidden()
-        assert page.locator("#valid-until").inner_text() == until.strftime("%d.%m.%Y")
+        assert page.locator("#valid-until").inner_text() == until.isoformat()
         extended_cti = stored_wallet(page)["cti"]
         assert extended_cti != first_cti
         # The first code the new rotation draws (codes also rotate on the real clock meanwhile).

@@ -1,10 +1,11 @@
 """A small issuer for the web wallet tests: the static wallet at /wallet/ and the wallet API.
 
 It implements the contract the wallet page is written against (``POST /api/activate``,
-``POST /api/self-revoke``, ``POST /api/extend``) with the issuer stub's own University and
-Ministry, so the browser gets real credentials and its self-revocations and extensions really
-reach a signed revocation list. It runs
-aiohttp on 127.0.0.1 in a thread of its own, because Playwright's sync API owns the test's.
+``POST /api/self-revoke``, ``POST /api/extend``, ``POST /api/status``) with the issuer stub's
+own University and Ministry, so the browser gets real credentials and its self-revocations and
+extensions really reach a signed revocation list. Errors carry the real API's codes and
+English sentences, which the page replaces with its own Polish and English. It runs aiohttp on
+127.0.0.1 in a thread of its own, because Playwright's sync API owns the test's.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class FakeIssuer:
         app.router.add_post("/api/activate", self._activate)
         app.router.add_post("/api/self-revoke", self._self_revoke)
         app.router.add_post("/api/extend", self._extend)
+        app.router.add_post("/api/status", self._status)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -111,10 +113,11 @@ class FakeIssuer:
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
             return _error(400, "bad_request", "The request is not a valid activation.")
         if code in self.used:
-            return _error(410, "code_used", "Ten kod został już użyty. This code was already used.")
+            return _error(410, "code_used",
+                          "this activation code has been used already; order a new one")
         student = self.codes.get(code)
         if student is None:
-            return _error(404, "code_unknown", "Nieznany kod. Unknown activation code.")
+            return _error(404, "code_unknown", "no order has this activation code")
         self.used.add(code)
         return web.json_response(self._issue(student, device_key, self.exp))
 
@@ -154,9 +157,9 @@ class FakeIssuer:
             return _error(400, "bad_request", f"The request is not a valid {action} request.")
         activation = self.issued.get(cti)
         if activation is None:
-            return _error(404, "unknown_credential", "Nieznana legitymacja. Unknown credential.")
+            return _error(404, "unknown_credential", "no such credential was issued here")
         if abs(when - self.now()) > REVOKE_WINDOW:
-            return _error(400, "stale", "Zegar urządzenia jest błędny. The device clock is off.")
+            return _error(400, "time_skew", "time is more than 300 s away from the server's clock")
         der = encode_dss_signature(
             int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
         )
@@ -164,7 +167,8 @@ class FakeIssuer:
         try:
             activation.device_key.verify(der, message, ec.ECDSA(hashes.SHA256()))
         except InvalidSignature:
-            return _error(403, "bad_signature", "Podpis nie pasuje. The signature does not match.")
+            return _error(403, "bad_signature",
+                          "the signature does not verify with the credential's device key")
         return doc, activation
 
     def _revoke(self, cti: bytes) -> None:
@@ -182,6 +186,22 @@ class FakeIssuer:
             {"revoked": True, "revocation_seq": self.world.ministry.revocation_seq}
         )
 
+    def _extend_to(self, activation: Activation) -> int | None:
+        if activation.cti in self.world.ministry.revoked:
+            return None
+        if self.extended_exp is None or self.extended_exp <= activation.exp:
+            return None
+        return self.extended_exp
+
+    async def _status(self, request: web.Request) -> web.Response:
+        proof = await self._proof(request, "status")
+        if isinstance(proof, web.Response):
+            return proof
+        _doc, activation = proof
+        extend_to = self._extend_to(activation)
+        return web.json_response({"revoked": activation.cti in self.world.ministry.revoked,
+                                  "extendable": extend_to is not None, "extend_to": extend_to})
+
     async def _extend(self, request: web.Request) -> web.Response:
         proof = await self._proof(request, "extend")
         if isinstance(proof, web.Response):
@@ -190,12 +210,12 @@ class FakeIssuer:
         if activation.cti in self.world.ministry.revoked:
             return _error(
                 409, "credential_revoked",
-                "Legitymacja została unieważniona. This credential has been revoked.",
+                "this credential has been revoked; order a new mLegitymacja",
             )  # fmt: skip
         if self.extended_exp is None or self.extended_exp <= activation.exp:
             return _error(
                 409, "already_current",
-                "Legitymacja jest już aktualna. The ID is already current.",
+                "the mLegitymacja already runs as long as the ELS",
             )  # fmt: skip
         answer = self._issue(activation.student, activation.device_key, self.extended_exp)
         self._revoke(activation.cti)

@@ -36,7 +36,9 @@ def camera_opener(config: Config, replay: str | None = None) -> Callable[[], Fra
     elif cam.source == "opencv":
         kind, options = "opencv", {"device": cam.device, "size": size, "fps": cam.fps}
     else:
-        kind, options = "picamera2", {"size": size, "fps": cam.fps}
+        from verifier.imaging.camera.picam import PicameraSettings
+
+        kind, options = "picamera2", {"settings": PicameraSettings.from_config(cam)}
     return lambda: open_source(kind, **options)
 
 

@@ -73,6 +73,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
         "--prometheus", metavar="FILE", help="write Prometheus textfile metrics (- for stdout)"
     )
 
+    sub.add_parser("selfcheck", help="the installed kit tests itself (install.sh --check)")
+
     app = sub.add_parser("app", help="the inspector's full-screen terminal app")
     app.add_argument("--demo", action="store_true", help="replay demo credentials, no hardware")
     app.add_argument("--replay", metavar="PATH", help="read frames from images or a video")
@@ -93,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from verifier.commands.check import run_check
 
-            return run_check(args, sys.stdin, sys.stdout, sys.stderr)
+            # stdin as bytes: decoded by the check itself, never through the locale
+            return run_check(args, getattr(sys.stdin, "buffer", sys.stdin), sys.stdout, sys.stderr)
         if args.command == "decode":
             from verifier.commands.decode import run_decode
 
@@ -116,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = load_config(Path(args.config) if args.config else None)
             return run_status(config, args.json, args.prometheus, sys.stdout)
+        if args.command == "selfcheck":
+            from verifier.commands.selfcheck import run_selfcheck
+
+            return run_selfcheck(Path(args.config) if args.config else None, sys.stdout)
         if args.command == "app":
             from verifier.commands.app import run_app
 

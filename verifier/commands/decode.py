@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TextIO
 
 from verifier.core.errors import VerifierError
@@ -15,6 +14,7 @@ def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int
     one object per line, ``{"input": path, "texts": [...]}``. Unreadable files get one line
     on ``err`` and are skipped; the others are still decoded.
     """
+    from verifier.commands.check import json_line, shown
     from verifier.imaging.decoding import decode_gray, load_gray
 
     unreadable = False
@@ -29,7 +29,7 @@ def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int
         texts = decode_gray(gray)
         missing = missing or not texts
         if as_json:
-            out.write(json.dumps({"input": path, "texts": texts}, ensure_ascii=False) + "\n")
+            out.write(json_line({"input": shown(path), "texts": texts}))
         else:
             out.write(f"{path}: {len(texts)} code{'' if len(texts) == 1 else 's'}\n")
             for text in texts:

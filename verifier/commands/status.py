@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,7 +59,8 @@ class Status:
     last_sync_at: int | None = None
     last_sync_ok: bool | None = None
     clock_offset: int | None = None  # list server minus this kit, seconds, at the last sync
-    clock_synchronized: bool | None = None  # None: not known here
+    clock_synchronized: bool | None = None  # the kernel's NTP state (what timedatectl shows)
+    clock_source: str | None = None  # the config's `clock`: "ntp" verdicts need it synchronized
     app_running: bool = False
     app_started_at: int | None = None
     app_restarts: int | None = None  # systemd's NRestarts for the app unit, where readable
@@ -174,12 +176,26 @@ def _restarts(unit: str = "mleg-verifier.service") -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def collect(config: Config, now: int | None = None, restarts: bool = True) -> Status:
+def collect(
+    config: Config,
+    now: int | None = None,
+    restarts: bool = True,
+    clock_probe: Callable[[], bool] | None = None,
+) -> Status:
     at = int(time.time()) if now is None else now
     status = Status(version=buildinfo.version(), commit=buildinfo.commit(), at=at)
     _lists(status, config)
     _counts(status, config)
     _app(status, config)
+    from verifier.device.clock import kernel_clock_synchronized
+
+    status.clock_source = config.clock
+    status.clock_synchronized = (clock_probe or kernel_clock_synchronized)()
+    if not status.clock_synchronized:
+        status.problems.append(
+            "clock: not synchronized (timedatectl; the verdicts warn while it is not)"
+            if config.clock == "ntp" else "clock: not synchronized by NTP (timedatectl)"
+        )
     if restarts:
         status.app_restarts = _restarts()
     where = config.cache_dir
@@ -219,7 +235,8 @@ def render_text(status: Status) -> str:
     sync_state = {None: "unknown", True: "synchronized", False: "NOT synchronized"}
     offset = "-" if status.clock_offset is None else f"{status.clock_offset:+d} s"
     lines.append(
-        f"clock: {sync_state[status.clock_synchronized]}, offset at last sync {offset}"
+        f"clock: {sync_state[status.clock_synchronized]} (config clock = "
+        f"{status.clock_source or '-'}), offset at last sync {offset}"
     )
     if status.app_running:
         fps = "-" if status.camera_fps is None else f"{status.camera_fps:.1f}"
@@ -297,9 +314,14 @@ def render_prometheus(status: Status) -> str:
 
 
 def run_status(
-    config: Config, as_json: bool, prometheus: str | None, out: TextIO, now: int | None = None
+    config: Config,
+    as_json: bool,
+    prometheus: str | None,
+    out: TextIO,
+    now: int | None = None,
+    clock_probe: Callable[[], bool] | None = None,
 ) -> int:
-    status = collect(config, now)
+    status = collect(config, now, clock_probe=clock_probe)
     if prometheus is not None:
         text = render_prometheus(status)
         if prometheus == "-":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime, tzinfo
 
 from verifier.core.reasons import Verdict, describe
@@ -55,6 +56,16 @@ def last_valid_day(exp: int) -> str:
     return day_text(exp - 1)
 
 
+def one_line(text: str) -> str:
+    """Text for a one-line record: controls, format and separator characters become U+FFFD.
+
+    The holder's fields are refused with them by the core; the issuer's name comes from the
+    anchor-signed trust list, which has no such rule, and must not break a record in two.
+    """
+    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+                   for c in text)
+
+
 def result_line(result: CheckResult, lang: str = "en") -> str:
     parts = [LABELS[result.verdict]]
     if result.reason is not None:
@@ -65,6 +76,7 @@ def result_line(result: CheckResult, lang: str = "en") -> str:
         parts.append(f"{result.holder.given_names} {result.holder.family_name}")
     if result.credential is not None:
         parts.append(
-            f"{result.credential.issuer_name}, valid until {last_valid_day(result.credential.exp)}"
+            f"{one_line(result.credential.issuer_name)}, "
+            f"valid until {last_valid_day(result.credential.exp)}"
         )
     return " | ".join(parts)

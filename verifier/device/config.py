@@ -18,6 +18,7 @@ from verifier.device.clock import CLOCK_SOURCES
 
 ENV_VAR = "MLEG_VERIFIER_CONFIG"
 CAMERA_SOURCES = ("picamera2", "opencv", "replay")
+AUTOFOCUS_MODES = ("continuous", "macro", "off")
 FEEDBACK_KINDS = ("auto", "gpio", "bell", "none")
 # One whole `verifier sync` (both lists, retries included) ends within this many seconds: a
 # server dripping a byte a second never holds the sync, the app's background sync or `s`.
@@ -34,13 +35,22 @@ def _cache_home() -> Path:
 
 @dataclass(frozen=True)
 class CameraConfig:
+    """``[camera]``. The Pi camera keys (``max_exposure_us`` and below) are applied through
+    picamera2 (verifier/imaging/camera/picam.py); README "The camera" explains each."""
+
     source: str = "picamera2"
     device: int | str = 0
     path: str = ""
     width: int = 1280
     height: int = 720
     fps: float = 30.0
-    max_exposure_us: int = 8000
+    max_exposure_us: int = 8000  # exposure cap (hand-shake blur); the AE raises gain instead
+    flicker_period_us: int = 0  # exposures a whole number of these (display PWM, mains); 0 off
+    autofocus: str = "continuous"  # AUTOFOCUS_MODES; "off": the lens fixed at lens_position
+    lens_position: float = 4.0  # dioptres, 1 / distance in metres (4.0: 25 cm)
+    sensor_width: int = 0  # sensor mode to ask for (0 x 0: libcamera's choice)
+    sensor_height: int = 0
+    zoom: float = 1.0  # centred digital crop: 2.0 shows the middle half of the field
 
 
 @dataclass(frozen=True)
@@ -105,7 +115,39 @@ def _camera(table: Any, where: str) -> CameraConfig:
     _check_type(f"{where}: camera.fps", cam.fps, (int, float))
     if not 0 < cam.fps <= 240:
         raise ConfigError(f"{where}: camera.fps must be in (0, 240]")
+    _check_pi_camera(cam, where)
     return cam
+
+
+def _check_pi_camera(cam: CameraConfig, where: str) -> None:
+    """The picamera2 keys: ranges libcamera accepts, and combinations that work."""
+    for name, lo, hi in (
+        ("max_exposure_us", 100, 1_000_000),
+        ("flicker_period_us", 0, 1_000_000),
+        ("sensor_width", 0, 20_000),
+        ("sensor_height", 0, 20_000),
+    ):
+        _check_type(f"{where}: camera.{name}", getattr(cam, name), int)
+        if not lo <= getattr(cam, name) <= hi:
+            raise ConfigError(f"{where}: camera.{name} must be between {lo} and {hi}")
+    if 0 < cam.flicker_period_us < 100:
+        raise ConfigError(f"{where}: camera.flicker_period_us must be 0 (off) or at least 100")
+    if cam.flicker_period_us > cam.max_exposure_us:
+        raise ConfigError(
+            f"{where}: camera.flicker_period_us must not exceed camera.max_exposure_us "
+            "(an exposure shorter than one period cannot avoid the flicker)"
+        )
+    if (cam.sensor_width == 0) != (cam.sensor_height == 0):
+        raise ConfigError(f"{where}: camera.sensor_width and sensor_height go together")
+    _check_type(f"{where}: camera.autofocus", cam.autofocus, str)
+    if cam.autofocus not in AUTOFOCUS_MODES:
+        raise ConfigError(f"{where}: camera.autofocus must be one of {', '.join(AUTOFOCUS_MODES)}")
+    _check_type(f"{where}: camera.lens_position", cam.lens_position, (int, float))
+    if not 0 <= cam.lens_position <= 32:
+        raise ConfigError(f"{where}: camera.lens_position must be between 0 and 32 dioptres")
+    _check_type(f"{where}: camera.zoom", cam.zoom, (int, float))
+    if not 1 <= cam.zoom <= 8:
+        raise ConfigError(f"{where}: camera.zoom must be between 1 and 8")
 
 
 def _feedback(table: Any, where: str) -> FeedbackConfig:

@@ -21,6 +21,8 @@ Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,20 +32,80 @@ from typing import Protocol
 import numpy as np
 
 from verifier.core.errors import ConfigError
-from verifier.imaging.decoding_grid import Symbol, read_located
+from verifier.imaging.budget import Budget, OutOfBudget, spend
+from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
+
+log = logging.getLogger(__name__)
 
 #: Modules across an ML1 code (version 23-24 QR); the warp aims at this grid size.
 ML1_MODULES = 113
 
 
+#: Bounds on an image file, checked on its header before anything is decoded: a few hundred
+#: bytes can declare gigapixels. 50 megapixels takes a 48 MP phone photo (8000 x 6000) and the
+#: Pi HQ camera's 12 MP stills; the greyscale frame is then at most 50 MB.
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_IMAGE_SIDE = 20_000
+MAX_IMAGE_BYTES = 128 * 1024 * 1024
+#: What Pillow must identify the header as; cv2 decodes the same formats (allow-list).
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "PPM")
+
+
+def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
+    """(width, height) from the header alone; ConfigError if it is no image or too large.
+
+    Pillow's ``Image.open`` reads only the header (PNG's IHDR, JPEG's SOF, ...); the pixels are
+    decoded later, by cv2, only once the declared size is within the bounds above.
+    """
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # Pillow's own refusal, past 179 megapixels
+        width = height = 0
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        # Pillow's plugins raise these on a damaged header; SyntaxError is its "not this format"
+        raise ConfigError(f"cannot read image {name}: not a PNG/JPEG image") from None
+    if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) or (
+        width * height > MAX_IMAGE_PIXELS
+    ):
+        declared = f"{width} x {height} pixels" if width and height else "a huge size"
+        raise ConfigError(
+            f"cannot read image {name}: it declares {declared}, more than the "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels an image may have"
+        )
+    return width, height
+
+
 def load_gray(path: str | Path) -> np.ndarray:
-    """Read an image file as an 8-bit greyscale array; ConfigError if it can't be read."""
+    """Read an image file as an 8-bit greyscale array; ConfigError if it can't be read.
+
+    The file's size and the dimensions its header declares are bounded before any pixel is
+    decoded (``image_size``): a bomb is a one-sentence refusal, never gigabytes or a traceback.
+    """
     import cv2
 
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
-    if data is None:
-        raise ConfigError(f"cannot read image {path}: no such file")
-    gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    file = Path(path)
+    try:
+        if not file.is_file():
+            raise ConfigError(f"cannot read image {path}: no such file")
+        if file.stat().st_size > MAX_IMAGE_BYTES:
+            raise ConfigError(
+                f"cannot read image {path}: larger than {MAX_IMAGE_BYTES // 2**20} MiB"
+            )
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    image_size(data, str(path))
+    try:
+        gray = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # cv2 refuses some damaged files by raising instead of returning None
+        gray = None
     if gray is None:
         raise ConfigError(f"cannot read image {path}: not a PNG/JPEG image")
     return gray
@@ -78,17 +140,19 @@ def _unique(texts: list[str]) -> list[str]:
 def zxing_read(
     gray: np.ndarray, *, downscale: bool = True, errors: bool = False, invert: bool = True
 ) -> list:
-    """zxing-cpp results for QR codes only (with undecodable detections when ``errors``;
-    ``invert`` also tries the inverted image, which doubles the cost on a busy frame)."""
+    """zxing-cpp results for QR codes proper only, never Micro QR or rMQR (with undecodable
+    detections when ``errors``; ``invert`` also tries the inverted image, which doubles the
+    cost on a busy frame)."""
     import zxingcpp
 
-    return zxingcpp.read_barcodes(
+    results = zxingcpp.read_barcodes(
         gray,
         formats=zxingcpp.BarcodeFormat.QRCode,
         try_downscale=downscale,
         try_invert=invert,
         return_errors=errors,
     )
+    return qr_results(results)
 
 
 def zxing_texts(gray: np.ndarray, *, downscale: bool = True) -> list[str]:
@@ -226,10 +290,12 @@ def remove_moire(gray: np.ndarray, min_period: float = 4.5, max_period: float = 
 
     QR modules spread their energy over the spectrum; stripes put it in a few spikes far
     above their neighbourhood, so only those are zeroed, within a band of stripe periods.
-    Returns ``gray`` itself when there are none.
+    Returns ``gray`` itself when there are none (or it is too small to have a spectrum).
     """
     import cv2
 
+    if min(gray.shape) < 2 * max_period:
+        return gray
     f = gray.astype(np.float32)
     spectrum = np.fft.rfft2(f - f.mean())
     log_mag = np.log1p(np.abs(spectrum)).astype(np.float32)
@@ -255,8 +321,9 @@ class _Work:
     """One region of a frame and what the fallback stages share: the crop around it, its
     de-moired copy and the located symbol, each computed on first use."""
 
-    def __init__(self, gray: np.ndarray, corners: np.ndarray) -> None:
+    def __init__(self, gray: np.ndarray, corners: np.ndarray, budget: Budget | None = None) -> None:
         pad = 30
+        self.budget = budget
         h, w = gray.shape
         x0, y0 = np.maximum(np.floor(corners.min(axis=0)) - pad, 0).astype(int)
         x1 = int(min(w, np.ceil(corners[:, 0].max()) + pad))
@@ -269,13 +336,14 @@ class _Work:
     @property
     def clean(self) -> np.ndarray:
         if self._clean is None:
+            spend(self.budget, 4)  # two FFTs of the crop
             self._clean = remove_moire(self.crop)
         return self._clean
 
     @property
     def symbol(self) -> Symbol:
         if self._symbol is None:
-            self._symbol = Symbol(self.crop, self.corners)
+            self._symbol = Symbol(self.crop, self.corners, self.budget)
         return self._symbol
 
     def read(self, rank: int = 0, clean: bool = False, refine: int = 0) -> list[str]:
@@ -287,10 +355,12 @@ class _Work:
         image = self.clean if clean else self.crop
         if clean and image is self.crop:
             return []
-        return read_located(image, where, refine)
+        return read_located(image, where, refine, self.budget)
 
     def read_refined(self) -> list[str]:
         """The best candidate again with its grid refitted to the whole symbol as read."""
+        if self.symbol.grid(0) is None:
+            return []
         return self.read(clean=self.clean is not self.crop, refine=1)
 
 
@@ -306,27 +376,62 @@ FALLBACKS: tuple[tuple[str, Attempt], ...] = (
 )
 
 
+#: Most units of fallback work (``verifier.imaging.budget``) any frame can take with the
+#: loops capped as they are: ~60 for the finder search, ~10 to rank the versions, at most
+#: 1 + 16 x POLISH_ROUNDS per polished grid (two at most), ~25 per read of a grid. The
+#: default ``max_work``, a second bound beside the time budget that does not depend on the
+#: machine; the tests check that no frame needs more even without it.
+MAX_WORK = 1000
+
+#: What degenerate geometry can still raise from numpy and OpenCV deep in the grid reader
+#: (a singular matrix, a NaN made an index, an empty window). Caught per region: the frame
+#: then reads as "no code" there, never as a traceback.
+GEOMETRY_ERRORS: tuple[type[Exception], ...] = (
+    np.linalg.LinAlgError,
+    ArithmeticError,  # ZeroDivisionError, OverflowError, FloatingPointError
+    ValueError,
+    IndexError,
+)
+
+
+def _geometry_errors() -> tuple[type[Exception], ...]:
+    import cv2
+
+    return (*GEOMETRY_ERRORS, cv2.error)
+
+
 @dataclass
 class PipelineDecoder:
     """zxing on every frame; bounded fallbacks only where a symbol seems to be present.
 
-    ``budget_s`` bounds the fallback work per frame (None: no time bound, for reproducible
-    tests); ``max_attempts`` bounds it by count over all regions. A stage already
-    running is finished, so the real bound is budget plus one stage.
+    ``budget_s`` bounds the time per frame (None: no time bound, for reproducible tests),
+    ``max_work`` the fallback work in units of ``verifier.imaging.budget`` (None: no cap),
+    ``max_attempts`` the number of fallback stages over all regions. Both budgets are
+    checked inside the stages' loops, so the real bound is the budget plus one step (a
+    template match or a warp of the symbol), not plus a whole stage; zxing's first pass
+    over the frame is one call and bounded only by the frame's size.
     """
 
     budget_s: float | None = 0.08
     max_attempts: int = len(FALLBACKS)
+    max_work: int | None = MAX_WORK
     probe: TextureProbe = TextureProbe()
     name: str = "pipeline"
     clock: Callable[[], float] = time.perf_counter
     #: The stage that read the last frame ("zxing" or a FALLBACKS label; "" if none).
     last_stage: str = field(default="", init=False, compare=False)
+    #: Units of fallback work the last frame took.
+    last_work: int = field(default=0, init=False, compare=False)
+    #: Frames whose budget ran out, and regions given up on a geometry error, so far.
+    out_of_budget: int = field(default=0, init=False, compare=False)
+    geometry_errors: int = field(default=0, init=False, compare=False)
+    _logged: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
 
     def decode(self, gray: np.ndarray) -> list[str]:
         self.last_stage = ""
+        self.last_work = 0
         gray = _as_gray(gray)
-        start = self.clock()
+        budget = Budget(self.budget_s, self.max_work, self.clock)
         # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
         # symbols are read by the grid stage, which checks the polarity itself.
         results = zxing_read(gray, errors=True, invert=False)
@@ -334,20 +439,48 @@ class PipelineDecoder:
         if texts:
             self.last_stage = "zxing"
             return texts
+        try:
+            return self._fallbacks(gray, results, budget)
+        except OutOfBudget:
+            self.out_of_budget += 1
+            return []
+        finally:
+            self.last_work = budget.work
+
+    def _fallbacks(self, gray: np.ndarray, results: list, budget: Budget) -> list[str]:
         attempts = 0
         for region in self.regions(gray, results):
-            work = _Work(gray, region.corners)
-            for label, attempt in FALLBACKS:
-                if attempts >= self.max_attempts or self._over(start):
-                    return []
-                attempts += 1
-                texts = attempt(work)
-                if texts:
-                    self.last_stage = label
-                    return texts
-                if not work.symbol.promising:
-                    break
+            work = _Work(gray, region.corners, budget)
+            try:
+                for label, attempt in FALLBACKS:
+                    if attempts >= self.max_attempts or budget.exhausted:
+                        return []
+                    attempts += 1
+                    texts = attempt(work)
+                    if texts:
+                        self.last_stage = label
+                        return texts
+                    if not work.symbol.promising:
+                        break
+            except _geometry_errors() as exc:
+                self._geometry_error(region, exc)
         return []
+
+    def _geometry_error(self, region: Region, exc: Exception) -> None:
+        """Count it; log the first of each kind with its traceback (it is a bug to fix
+        where it arises), later ones only at debug level."""
+        self.geometry_errors += 1
+        kind = type(exc).__name__
+        first = kind not in self._logged
+        self._logged.add(kind)
+        log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "grid reader gave up on a %s region: %s: %s",
+            region.source,
+            kind,
+            exc,
+            exc_info=first,
+        )
 
     def regions(self, gray: np.ndarray, results: list) -> Iterator[Region]:
         """Where to look harder: the texture probe, else where zxing failed to decode."""
@@ -359,9 +492,6 @@ class PipelineDecoder:
             if not r.valid:
                 yield Region(_position_corners(r), "zxing")
                 return
-
-    def _over(self, start: float) -> bool:
-        return self.budget_s is not None and self.clock() - start > self.budget_s
 
 
 _DEFAULT: PipelineDecoder | None = None

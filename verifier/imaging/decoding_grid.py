@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from verifier.imaging.budget import Budget, spend
+
 #: Ratio between the module sizes tried for the finder search (normalised correlation
 #: tolerates about this much scale mismatch).
 PITCH_STEP = 1.18
@@ -161,9 +163,12 @@ def match(
     centre: tuple[float, float],
     radius: float,
     blur: float = 0.0,
+    budget: Budget | None = None,
 ) -> tuple[float, float, float] | None:
     """Centre (x, y) and correlation of the best ``kind`` pattern within ``radius`` px."""
     import cv2
+
+    spend(budget)
 
     tpl = _template(kind, round(pitch * 100), round(blur * 100))
     half = (tpl.shape[0] - 1) / 2  # template centre, pixel centres at integers
@@ -197,17 +202,33 @@ class Finders:
     blur: float = 0.0  # sigma in modules that matched the finders best
 
 
+#: Smallest region side (frame px) worth a view: a version-1 symbol at MIN_PITCH.
+MIN_VIEW_SIDE = 40
+
+
 def rough_view(
     gray: np.ndarray, corners: np.ndarray, grow: float = 1.12
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The region (grown a little, the probe can clip the symbol's edge) warped to a square
-    of about its own size; returns (view as float32, 3x3 frame->view matrix)."""
+    of about its own size; returns (view as float32, 3x3 frame->view matrix), or None for a
+    region no symbol can fill: not finite, collapsed to a line or point, smaller than
+    ``MIN_VIEW_SIDE`` or larger than the frame."""
     import cv2
 
+    corners = np.asarray(corners, np.float64).reshape(-1, 2)
+    if corners.shape != (4, 2) or not np.isfinite(corners).all():
+        return None
     centre = corners.mean(axis=0)
     quad = (centre + (corners - centre) * grow).astype(np.float32)
     sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
     side = round(float(sides.mean()))
+    h, w = gray.shape
+    if not MIN_VIEW_SIDE <= side <= 1.5 * max(h, w):
+        return None
+    if not (0 <= centre[0] < w and 0 <= centre[1] < h):
+        return None
+    if sides.min() < 0.25 * side or _quad_area(quad) < 0.2 * side * side:
+        return None  # a sliver or a bow tie, not a symbol seen at any tilt
     target = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
     matrix = cv2.getPerspectiveTransform(quad, target)
     view = cv2.warpPerspective(
@@ -216,8 +237,15 @@ def rough_view(
     return view.astype(np.float32), matrix
 
 
-def find_finders(view: np.ndarray) -> Finders | None:
-    """The three finder patterns near three corners of the view (None if not three).
+def _quad_area(quad: np.ndarray) -> float:
+    """Signed-area magnitude of a quadrilateral (shoelace); small when it is degenerate."""
+    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
+    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
+
+
+def find_finders(view: np.ndarray, budget: Budget | None = None) -> Finders | None:
+    """The three finder patterns near three corners of the view (None if not three, or if
+    they do not form the corner of a symbol: see ``plausible_finders``).
 
     Searched at half resolution over module sizes ~2-18 px first, then refined at full
     resolution around the best coarse hit at that size and its neighbours.
@@ -226,13 +254,13 @@ def find_finders(view: np.ndarray) -> Finders | None:
 
     side = view.shape[0]
     coarse = cv2.resize(view, (side // 2, side // 2), interpolation=cv2.INTER_AREA)
-    hits = [_coarse_finder(coarse, k) for k in range(4)]
+    hits = [_coarse_finder(coarse, k, budget) for k in range(4)]
     scores = [h[2] for h in hits]
     missing = int(np.argmin(scores))
     if sorted(scores)[1] < 0.4:
         return None
-    fine = [_fine_finder(view, hits[(missing + k) % 4]) for k in (2, 3, 1)]
-    return Finders(
+    fine = [_fine_finder(view, hits[(missing + k) % 4], budget) for k in (2, 3, 1)]
+    finders = Finders(
         np.array(fine[0][:2]),
         np.array(fine[1][:2]),
         np.array(fine[2][:2]),
@@ -240,10 +268,37 @@ def find_finders(view: np.ndarray) -> Finders | None:
         float(np.mean([f[2] for f in fine])),
         float(np.median([f[4] for f in fine])),
     )
+    return finders if plausible_finders(finders) else None
+
+
+#: Finder geometry a symbol can have in the rough view (which the region already roughly
+#: rectifies): centres at least this many modules apart (version 1 has 14) ...
+MIN_FINDER_SPACING = 10.0
+#: ... the two sides from the top-left finder within this ratio of each other ...
+MAX_SIDE_RATIO = 2.0
+#: ... and the angle between them within this many degrees of a right angle.
+MAX_SKEW_DEGREES = 45.0
+
+
+def plausible_finders(finders: Finders) -> bool:
+    """Whether three finder centres can be the corner of a QR symbol: finite, far enough
+    apart for their module size, and a roughly right-angled, roughly isosceles corner.
+    Rejects two finders found at the same place (which would make every grid singular)."""
+    points = np.array([finders.tl, finders.tr, finders.bl], np.float64)
+    if not np.isfinite(points).all() or not np.isfinite(finders.pitch) or finders.pitch <= 0:
+        return False
+    across, down = points[1] - points[0], points[2] - points[0]
+    a, b = float(np.hypot(*across)), float(np.hypot(*down))
+    if min(a, b, float(np.hypot(*(points[2] - points[1])))) < MIN_FINDER_SPACING * finders.pitch:
+        return False
+    if max(a, b) > MAX_SIDE_RATIO * min(a, b):
+        return False
+    cos = float(across @ down) / (a * b)
+    return abs(cos) <= np.sin(np.deg2rad(MAX_SKEW_DEGREES))
 
 
 def _fine_finder(
-    view: np.ndarray, coarse: tuple[float, float, float, float]
+    view: np.ndarray, coarse: tuple[float, float, float, float], budget: Budget | None = None
 ) -> tuple[float, float, float, float, float]:
     """(x, y, score, pitch, blur) of a coarse finder hit refined at full resolution: first
     the template blur at the coarse module size, then the module size +-10 % at that blur."""
@@ -251,7 +306,11 @@ def _fine_finder(
     centre, radius = (2 * x + 0.5, 2 * y + 0.5), 2 * pitch
 
     def best(tries: list[tuple[float, float]]) -> tuple[float, float, float, float, float]:
-        found = [(*m, p, b) for p, b in tries if (m := match(view, "finder", p, centre, radius, b))]
+        found = [
+            (*m, p, b)
+            for p, b in tries
+            if (m := match(view, "finder", p, centre, radius, b, budget))
+        ]
         return max(found, key=lambda h: h[2]) if found else (*centre, -1.0, 2 * pitch, 0.0)
 
     blurred = best([(2 * pitch, b) for b in BLURS])
@@ -259,15 +318,19 @@ def _fine_finder(
     return max(blurred, sized, key=lambda h: h[2])
 
 
-def _coarse_finder(coarse: np.ndarray, corner: int) -> tuple[float, float, float, float]:
-    """Best (x, y, score, pitch) finder match near one corner (0 = top left, clockwise)."""
+def _coarse_finder(
+    coarse: np.ndarray, corner: int, budget: Budget | None = None
+) -> tuple[float, float, float, float]:
+    """Best (x, y, score, pitch) finder match near one corner (0 = top left, clockwise);
+    module sizes from ~1 to 4.5 px grow by PITCH_STEP, so at most ~10 matches."""
     side = coarse.shape[0]
     cx, cy = [(0, 0), (side, 0), (side, side), (0, side)][corner]
     best = (0.0, 0.0, -1.0, 0.0)
     pitch = max(1.0, side / 190)
     while pitch <= min(4.5, side / 22):
         reach = 0.14 * side + 5 * pitch
-        found = match(coarse, "finder", pitch, (abs(cx - reach), abs(cy - reach)), reach)
+        centre = (abs(cx - reach), abs(cy - reach))
+        found = match(coarse, "finder", pitch, centre, reach, budget=budget)
         if found and found[2] > best[2]:
             best = (*found, pitch)
         pitch *= PITCH_STEP
@@ -288,7 +351,9 @@ def _project(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return homog[:, :2] / homog[:, 2:3]
 
 
-def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray:
+def initial_grid(
+    view: np.ndarray, finders: Finders, version: int, budget: Budget | None = None
+) -> np.ndarray:
     """Module -> view homography for ``version``: the affine map fixed by the three finder
     centres, made projective by the bottom-right alignment pattern (searched widely)."""
     import cv2
@@ -303,8 +368,16 @@ def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray
     r, c = max(centres)
     corner = np.float32([[c + 0.5, r + 0.5]])
     guess = _project(affine, corner)[0]
+    if not np.isfinite(guess).all():
+        return affine
     found = match(
-        view, "alignment", finders.pitch, (guess[0], guess[1]), 3.0 * finders.pitch, finders.blur
+        view,
+        "alignment",
+        finders.pitch,
+        (guess[0], guess[1]),
+        3.0 * finders.pitch,
+        finders.blur,
+        budget,
     )
     if found is None or found[2] < 0.4:
         return affine
@@ -313,16 +386,31 @@ def initial_grid(view: np.ndarray, finders: Finders, version: int) -> np.ndarray
     )
 
 
+#: Most coordinate-descent rounds (16 evaluations each) of ``polish_grid``. Measured without
+#: a cap (bench/bench_bounds.py): median 13 rounds on the corpus, 8 on the approach clips,
+#: p95 27 and 18, max 52 and 47; capped at 16, 24 or 32 both read exactly as many frames.
+#: Without any cap, a zero module size never ended (issue 16's field frame).
+POLISH_ROUNDS = 24
+
+
 def polish_grid(
-    view: np.ndarray, matrix: np.ndarray, version: int, start: float = 0.5, stop: float = 0.1
-) -> np.ndarray:
+    view: np.ndarray,
+    matrix: np.ndarray,
+    version: int,
+    start: float = 0.5,
+    stop: float = 0.1,
+    max_rounds: int = POLISH_ROUNDS,
+    budget: Budget | None = None,
+) -> np.ndarray | None:
     """The module -> view homography moved, one symbol corner at a time, to where the module
     centres show the most contrast and the fixed modules match best.
 
     Sampled at the right places a blurred symbol's modules spread widest (samples off
     centre mix neighbours); the fixed modules' correlation stops a whole-module slip.
     Uses every module, so it holds where single alignment patterns are too blurred to
-    find. Steps from ``start`` to ``stop`` modules, coordinate descent.
+    find. Steps from ``start`` to ``stop`` modules, coordinate descent, for at most
+    ``max_rounds`` rounds. None when ``matrix`` maps the symbol to a point, a line or
+    outside the plane (no module size to step by).
     """
     import cv2
 
@@ -331,7 +419,10 @@ def polish_grid(
     target = np.where(fixed.dark, -1.0, 1.0)[fixed.known].astype(np.float32)
     square = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
     half = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])  # pixel (u, v) -> module centre
-    quad = _project(matrix, square).astype(np.float32)
+    quad = _project(matrix, square)
+    if not _usable_quad(quad, n):
+        return None
+    quad = quad.astype(np.float32)
 
     def samples(q: np.ndarray) -> np.ndarray:
         to_view = cv2.getPerspectiveTransform(square, q) @ half
@@ -347,13 +438,16 @@ def polish_grid(
     target = target / len(known)
 
     def score(q: np.ndarray) -> float:
+        spend(budget)
         z = (samples(q) - mean) * scale
         return cv2.norm(z, cv2.NORM_L1) / z.size + float(z.ravel()[known] @ target)
 
     pitch = float(np.linalg.norm(quad[1] - quad[0])) / n
     best = score(quad)
     step = start * pitch
-    while step >= stop * pitch:
+    for _round in range(max_rounds):
+        if step < stop * pitch:
+            break
         improved = False
         for k in range(4):
             for d in ((step, 0), (-step, 0), (0, step), (0, -step)):
@@ -365,6 +459,32 @@ def polish_grid(
         if not improved:
             step /= 2
     return cv2.getPerspectiveTransform(square, quad)
+
+
+def _usable_quad(quad: np.ndarray, n: int) -> bool:
+    """A symbol outline (view px) a grid can be fitted in: finite, every side at least half
+    a pixel a module, and not collapsed (area of at least a quarter of its bounding box)."""
+    if not np.isfinite(quad).all():
+        return False
+    sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+    if sides.min() < 0.5 * n:
+        return False
+    extent = quad.max(axis=0) - quad.min(axis=0)
+    return _quad_area(quad) >= 0.25 * float(extent[0] * extent[1])
+
+
+def invert_homography(matrix: np.ndarray | None) -> np.ndarray | None:
+    """The inverse of a 3x3 homography, or None if it is singular or not finite (degenerate
+    geometry: an outline collapsed to a line or a point)."""
+    if matrix is None or not np.isfinite(matrix).all():
+        return None
+    if abs(np.linalg.det(matrix)) < 1e-12 * max(1.0, float(np.abs(matrix).max()) ** 3):
+        return None
+    try:
+        inverse = np.linalg.inv(matrix)
+    except np.linalg.LinAlgError:
+        return None
+    return inverse if np.isfinite(inverse).all() else None
 
 
 # --------------------------------------------------------------------------- sampling
@@ -390,7 +510,12 @@ def sample_modules(
 
 
 def refine_dense(
-    gray: np.ndarray, frame_to_module: np.ndarray, dark: np.ndarray, tile: int = 12, px: int = 4
+    gray: np.ndarray,
+    frame_to_module: np.ndarray,
+    dark: np.ndarray,
+    tile: int = 12,
+    px: int = 4,
+    budget: Budget | None = None,
 ) -> np.ndarray | None:
     """The frame -> module homography refitted to the whole symbol, not just its patterns.
 
@@ -402,13 +527,17 @@ def refine_dense(
     """
     import cv2
 
+    to_frame = invert_homography(frame_to_module)
+    if to_frame is None:
+        return None
     n = dark.shape[0]
+    spend(budget)
     warped = warp_modules(gray, frame_to_module, n, px)
     expected = np.kron(np.where(dark, 0.0, 1.0), np.ones((px, px))).astype(np.float32)
-    to_frame = np.linalg.inv(frame_to_module)
     module_pts, frame_pts = [], []
     starts = range(0, n - tile // 2, tile)
     for y0 in starts:
+        spend(budget)  # a row of tiles: at most 15 small template matches
         for x0 in starts:
             y1, x1 = min(y0 + tile, n), min(x0 + tile, n)
             tpl = expected[y0 * px : y1 * px, x0 * px : x1 * px]
@@ -433,9 +562,7 @@ def refine_dense(
     fitted, _mask = cv2.findHomography(
         np.float32(frame_pts), np.float32(module_pts), cv2.RANSAC, 0.25
     )
-    if fitted is None or abs(np.linalg.det(fitted)) < 1e-12:
-        return None
-    return fitted
+    return None if invert_homography(fitted) is None else fitted
 
 
 def neighbourhood(values: np.ndarray, reach: int = 2) -> np.ndarray:
@@ -460,17 +587,21 @@ def neighbourhood(values: np.ndarray, reach: int = 2) -> np.ndarray:
     return np.stack([z, *pairs, np.ones_like(values)], axis=-1)
 
 
-def equalise(values: np.ndarray, fixed: FixedModules, rounds: int = 2) -> np.ndarray:
+def equalise(
+    values: np.ndarray, fixed: FixedModules, rounds: int = 2, budget: Budget | None = None
+) -> np.ndarray:
     """Darkness score per module (> 0: dark) from a linear equaliser over each module's 5x5
     neighbourhood (measured: 7x7 does no better, 3x3 worse). Fitted first on the modules
     the version fixes, then refitted on all modules with its own decisions
     (decision-directed), it undoes this frame's blur smear and contrast far better than a
     threshold."""
+    spend(budget)
     feats = neighbourhood(values)
     target = np.where(fixed.dark, 1.0, -1.0)
     score = feats @ _least_squares(feats[fixed.known], target[fixed.known])
     flat = feats.reshape(-1, feats.shape[-1])
     for _ in range(rounds):
+        spend(budget)
         decided = np.where(fixed.known, target, np.where(score > 0, 1.0, -1.0))
         score = feats @ _least_squares(flat, decided.ravel())
     return score
@@ -510,9 +641,22 @@ def render(dark: np.ndarray, scale: int = 4, quiet: int = 4) -> np.ndarray:
     return np.where(np.kron(padded, np.ones((scale, scale), bool)), 0, 255).astype(np.uint8)
 
 
-def read_rendered(dark: np.ndarray) -> list[str]:
+def qr_results(results: list) -> list:
+    """The zxing-cpp results that are QR codes proper. zxing-cpp 3 made
+    ``BarcodeFormat.QRCode`` a family that also returns Micro QR and rMQR results; neither
+    is ever an ML1 code, and a failed detection of one is no QR symbol's outline. (Asking
+    for ``QRCodeModel2`` alone instead fails on pure symbols in zxing-cpp 3.1.1.)"""
     import zxingcpp
 
+    formats = zxingcpp.BarcodeFormat
+    accept = {formats.QRCode, getattr(formats, "QRCodeModel2", formats.QRCode)}
+    return [r for r in results if r.format in accept]
+
+
+def read_rendered(dark: np.ndarray, budget: Budget | None = None) -> list[str]:
+    import zxingcpp
+
+    spend(budget)
     results = zxingcpp.read_barcodes(
         render(dark),
         formats=zxingcpp.BarcodeFormat.QRCode,
@@ -520,7 +664,7 @@ def read_rendered(dark: np.ndarray) -> list[str]:
         try_downscale=False,
         try_invert=False,
     )
-    return [r.text for r in results if r.valid and r.text]
+    return [r.text for r in qr_results(results) if r.valid and r.text]
 
 
 # --------------------------------------------------------------------------- entry point
@@ -570,15 +714,20 @@ class Symbol:
     ``rank``-th best on first use only, as the first is nearly always right.
     """
 
-    def __init__(self, gray: np.ndarray, corners: np.ndarray) -> None:
+    def __init__(self, gray: np.ndarray, corners: np.ndarray, budget: Budget | None = None) -> None:
         self.gray = gray
-        self.view, self.to_view = rough_view(gray, corners)
-        self.inverted = not light_quiet_zone(self.view)
-        if self.inverted:
-            self.view = 255 - self.view
-        self.finders = find_finders(self.view)
+        self.budget = budget
+        self.finders: Finders | None = None
+        self.inverted = False
+        rough = rough_view(gray, corners)
+        if rough is not None:
+            self.view, self.to_view = rough
+            self.inverted = not light_quiet_zone(self.view)
+            if self.inverted:
+                self.view = 255 - self.view
+            self.finders = find_finders(self.view, budget)
         self._ranked: list[tuple[int, np.ndarray]] | None = None
-        self._grids: dict[int, Located] = {}
+        self._grids: dict[int, Located | None] = {}
 
     @property
     def readable(self) -> bool:
@@ -590,8 +739,10 @@ class Symbol:
         fitted) agrees well enough with the fixed modules."""
         if not self.readable:
             return False
-        best = self._grids.get(0)
-        return best is None or best.agreement >= PROMISING
+        if 0 not in self._grids:
+            return True
+        best = self._grids[0]
+        return best is not None and best.agreement >= PROMISING
 
     def grid(self, rank: int = 0) -> Located | None:
         if not self.readable:
@@ -601,24 +752,33 @@ class Symbol:
             return None
         if rank not in self._grids:
             version, matrix = ranked[rank]
-            polished = polish_grid(self.view, matrix, version)
+            polished = polish_grid(self.view, matrix, version, budget=self.budget)
             self._grids[rank] = self._located(polished, version)
         return self._grids[rank]
 
     def _rank(self) -> list[tuple[int, np.ndarray]]:
+        """Every plausible version's four-point grid, best first (a degenerate one last)."""
         if self._ranked is None:
             assert self.finders is not None
             scored = []
             for version in candidate_versions(self.finders):
-                matrix = initial_grid(self.view, self.finders, version)
-                agreement = self._located(matrix, version, near=True).agreement
-                scored.append((agreement, version, matrix))
+                matrix = initial_grid(self.view, self.finders, version, self.budget)
+                near = self._located(matrix, version, near=True)
+                scored.append((near.agreement if near else -1.0, version, matrix))
             scored.sort(key=lambda s: -s[0])
             self._ranked = [(version, matrix) for _a, version, matrix in scored]
         return self._ranked
 
-    def _located(self, matrix: np.ndarray, version: int, near: bool = False) -> Located:
-        frame_to_module = np.linalg.inv(matrix) @ self.to_view
+    def _located(
+        self, matrix: np.ndarray | None, version: int, near: bool = False
+    ) -> Located | None:
+        """The grid through ``matrix`` (module -> view) in frame coordinates, scored on the
+        fixed modules; None where ``matrix`` is degenerate."""
+        to_module = invert_homography(matrix)
+        if to_module is None:
+            return None
+        frame_to_module = to_module @ self.to_view
+        spend(self.budget)
         values = sample_modules(self.gray, frame_to_module, symbol_size(version), px=2)
         if self.inverted:
             values = 255 - values
@@ -626,7 +786,9 @@ class Symbol:
         return Located(version, frame_to_module, self.inverted, agreement)
 
 
-def read_located(gray: np.ndarray, where: Located, refine: int = 0) -> list[str]:
+def read_located(
+    gray: np.ndarray, where: Located, refine: int = 0, budget: Budget | None = None
+) -> list[str]:
     """Sample, equalise and read one located grid from ``gray`` (which may be a cleaned
     copy of the frame the grid was located on); if that fails, refine the grid on the
     symbol as read (``refine`` times) and read again."""
@@ -634,16 +796,17 @@ def read_located(gray: np.ndarray, where: Located, refine: int = 0) -> list[str]
     fixed = fixed_modules(where.version)
     frame_to_module = where.frame_to_module
     for attempt in range(refine + 1):
+        spend(budget)
         values = sample_modules(gray, frame_to_module, n)
         if where.inverted:
             values = 255 - values
-        dark = equalise(values, fixed) > 0
+        dark = equalise(values, fixed, budget=budget) > 0
         dark[fixed.known] = fixed.dark[fixed.known]
-        texts = read_rendered(dark)
+        texts = read_rendered(dark, budget)
         if texts or attempt == refine:
             return texts
         image = 255 - gray if where.inverted else gray
-        refined = refine_dense(image, frame_to_module, dark)
+        refined = refine_dense(image, frame_to_module, dark, budget=budget)
         if refined is None:
             return []
         frame_to_module = refined

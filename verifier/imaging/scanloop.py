@@ -3,18 +3,24 @@
 Two parts. ``ScanDebouncer`` is pure logic with time passed in, so it is tested without
 threads or clocks. ``ScanLoop`` runs a grabber thread that keeps only the newest frame and a
 decoder thread that decodes whatever is newest when it is free: a slow decode drops frames
-instead of falling behind the camera, and nothing runs on the UI thread.
+instead of falling behind the camera, and nothing runs on the UI thread. A watchdog thread
+reports a decode that runs far past its budget, and a decode that raises is reported and
+skipped, so the decoder never stops silently while the camera still delivers frames.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from verifier.imaging.camera.base import CameraError, Frame, FrameSource
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,38 @@ class EndEvent:
     """A finite source (a replayed file) ran out of frames."""
 
 
-ScanEvent = CodeEvent | IdleEvent | ErrorEvent | EndEvent
+@dataclass(frozen=True)
+class DecodeStalledEvent:
+    """A decode has been running for ``seconds``, past ``ScanLoop.overrun_after``: no new
+    frame is decoded meanwhile. Sent once per such decode, while it still runs (or as soon
+    as it returns, if it ends between two watchdog looks)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DecodeFailedEvent:
+    """A decode raised (``message`` names the exception); the frame was skipped and the next
+    one is decoded. Sent on the first failure after decoding worked; ``ScanLoop.decode_errors``
+    counts them all."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class DecodeResumedEvent:
+    """Decoding works again after a ``DecodeStalledEvent`` or ``DecodeFailedEvent``."""
+
+
+ScanEvent = (
+    CodeEvent
+    | IdleEvent
+    | ErrorEvent
+    | EndEvent
+    | DecodeStalledEvent
+    | DecodeFailedEvent
+    | DecodeResumedEvent
+)
 
 
 class ScanDebouncer:
@@ -116,8 +153,15 @@ class LatestFrame:
 class ScanLoop:
     """Pull frames from ``source``, decode the newest, send events to ``on_event``.
 
-    ``on_event`` is called from the decoder thread; a Textual app wraps it with
-    ``app.call_from_thread``. ``decode`` defaults to the project pipeline.
+    ``on_event`` is called from the loop's decoder and watchdog threads; a Textual app wraps
+    it with ``app.call_from_thread``. ``decode`` defaults to the project pipeline.
+
+    ``overrun_after`` (seconds on ``clock``): a decode still running after this long is
+    reported (``DecodeStalledEvent``, counted in ``decode_overruns``); the pipeline's own
+    budget is 80 ms a frame, so this only fires when something is wrong. A thread cannot be
+    stopped from outside, so the loop reports rather than abandons: ``decode_busy_for``
+    tells how long the current decode has been running. The watchdog looks every
+    ``watch_interval`` seconds of real time.
     """
 
     def __init__(
@@ -126,6 +170,9 @@ class ScanLoop:
         on_event: Callable[[ScanEvent], None],
         decode: Callable[[np.ndarray], list[str]] | None = None,
         debouncer: ScanDebouncer | None = None,
+        overrun_after: float = 1.0,
+        watch_interval: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if decode is None:
             from verifier.imaging.decoding import decode_gray
@@ -135,12 +182,24 @@ class ScanLoop:
         self.on_event = on_event
         self.decode = decode
         self.debouncer = debouncer or ScanDebouncer()
+        self.overrun_after = overrun_after
+        self.watch_interval = watch_interval
+        self._clock = clock
         self.frames_read = 0
         self.frames_decoded = 0
+        #: Decodes that raised, and decodes that ran past ``overrun_after``, so far.
+        self.decode_errors = 0
+        self.decode_overruns = 0
         self._slot = LatestFrame()
         self._stop = threading.Event()
+        self._done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._final: EndEvent | ErrorEvent | None = None
+        self._lock = threading.Lock()  # the running decode's start and whether it was reported
+        self._trouble_lock = threading.Lock()  # keeps stall/failure/resumed events in order
+        self._started_at: float | None = None  # of the decode now running
+        self._reported = False  # the running decode's overrun was reported
+        self._troubled = False  # a stall or failure was reported and decoding not yet back
 
     @property
     def running(self) -> bool:
@@ -151,10 +210,18 @@ class ScanLoop:
     def frames_dropped(self) -> int:
         return self._slot.dropped
 
+    @property
+    def decode_busy_for(self) -> float:
+        """Seconds the decode now running has taken so far (0.0 when none is running)."""
+        with self._lock:
+            started = self._started_at
+        return 0.0 if started is None else max(0.0, self._clock() - started)
+
     def start(self) -> None:
         self._threads = [
             threading.Thread(target=self._grab, name="scan-grab", daemon=True),
             threading.Thread(target=self._work, name="scan-decode", daemon=True),
+            threading.Thread(target=self._watch, name="scan-watch", daemon=True),
         ]
         for t in self._threads:
             t.start()
@@ -184,16 +251,75 @@ class ScanLoop:
             self._slot.close()
 
     def _work(self) -> None:
-        while True:
-            frame = self._slot.take()
-            if self._stop.is_set():
-                return
-            if frame is None:  # the grabber finished; report why after the last frame
-                if self._final is not None:
-                    self.on_event(self._final)
-                return
+        try:
+            while True:
+                frame = self._slot.take()
+                if self._stop.is_set():
+                    return
+                if frame is None:  # the grabber finished; report why after the last frame
+                    if self._final is not None:
+                        self.on_event(self._final)
+                    return
+                texts = self._decode(frame)
+                if texts is None:
+                    continue
+                self.frames_decoded += 1
+                event = self.debouncer.observe(texts, frame.timestamp)
+                if event is not None:
+                    self.on_event(event)
+        finally:
+            self._done.set()
+
+    def _decode(self, frame: Frame) -> list[str] | None:
+        """The frame's texts, or None if the decode raised (reported, never fatal)."""
+        with self._lock:
+            self._started_at, self._reported = self._clock(), False
+        try:
             texts = self.decode(frame.gray)
-            self.frames_decoded += 1
-            event = self.debouncer.observe(texts, frame.timestamp)
-            if event is not None:
-                self.on_event(event)
+        except Exception as exc:  # any decoder bug must not end scanning for good
+            texts = None
+            self.decode_errors += 1
+            message = f"{type(exc).__name__}: {exc}"
+            first = self.decode_errors == 1
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "decode failed (%d so far): %s",
+                self.decode_errors,
+                message,
+                exc_info=first,
+            )
+            with self._trouble_lock:
+                if not self._troubled:
+                    self._troubled = True
+                    self.on_event(DecodeFailedEvent(message))
+        finally:
+            self._check_overrun(finished=True)
+        if texts is not None:
+            with self._trouble_lock:
+                if self._troubled:
+                    self._troubled = False
+                    self.on_event(DecodeResumedEvent())
+        return texts
+
+    def _check_overrun(self, finished: bool = False) -> None:
+        """Report the running decode once it is past ``overrun_after``; ``finished``: it has
+        just returned (reported now if it overran between two watchdog looks)."""
+        with self._trouble_lock:
+            with self._lock:
+                started = self._started_at
+                if finished:
+                    self._started_at = None
+                if started is None or self._reported:
+                    return
+                seconds = self._clock() - started
+                if seconds <= self.overrun_after:
+                    return
+                self._reported = True
+            self.decode_overruns += 1
+            self._troubled = True
+            log.warning("a decode ran for %.1f s (%d overruns)", seconds, self.decode_overruns)
+            self.on_event(DecodeStalledEvent(seconds))
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.watch_interval):
+            self._check_overrun()

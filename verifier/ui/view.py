@@ -6,11 +6,11 @@ Minimum personal data: the album number is masked, the birth date becomes an age
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
-from verifier.core.textout import last_valid_day, warsaw
+from verifier.core.textout import last_valid_day, local_day
 
 TITLES = {
     "pl": {Verdict.VALID: "WAŻNA", Verdict.WARNING: "SPRAWDŹ", Verdict.INVALID: "NIEWAŻNA"},
@@ -60,6 +60,14 @@ def label(key: str, lang: str) -> str:
     return LABELS.get(lang, LABELS["en"])[key]
 
 
+def day_of(epoch: int) -> date:
+    """The Warsaw day of an epoch second, for any integer (clamped to what ``date`` holds)."""
+    year, month, day = local_day(epoch)
+    if year > date.max.year:
+        return date.max
+    return date.min if year < date.min.year else date(year, month, day)
+
+
 def age_on(birth: str, today: date) -> int:
     born = date.fromisoformat(birth)
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
@@ -95,7 +103,7 @@ def verdict_view(result: CheckResult, now: int, lang: str) -> VerdictView:
     holder, cred = result.holder, result.credential
     if holder is None:
         return VerdictView(result.verdict, title, sentence, None, None, None, None, None, None)
-    today = datetime.fromtimestamp(now, warsaw()).date()
+    today = day_of(now)
     age = age_on(holder.birth_date, today)
     badge = f"{label('under26' if age < 26 else 'over26', lang)} ({label('age', lang)} {age})"
     return VerdictView(

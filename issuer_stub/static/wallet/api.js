@@ -1,11 +1,13 @@
-// The issuer's wallet API: activation, extension and self-revocation. Errors carry the server's message,
-// which is shown to the user as it is.
+// The issuer's wallet API: activation, extension, status and self-revocation. Errors carry the
+// server's code, its (English) sentence and the whole error body; messages.js says them in
+// Polish and English.
 
 export class ApiError extends Error {
-  constructor(message, code, status) {
+  constructor(message, code, status, details = null) {
     super(message);
     this.code = code;
     this.status = status;
+    this.details = details;
   }
 }
 
@@ -32,7 +34,7 @@ async function postJson(name, body) {
   }
   if (!response.ok) {
     const message = doc && typeof doc.message === "string" ? doc.message : `HTTP ${response.status}`;
-    throw new ApiError(message, doc && doc.error ? String(doc.error) : "http", response.status);
+    throw new ApiError(message, doc && doc.error ? String(doc.error) : "http", response.status, doc);
   }
   return { doc, date: response.headers.get("Date") };
 }
@@ -50,6 +52,11 @@ export function selfRevoke(cti, time, signature) {
 /** POST /api/extend: signed "ML1-extend:<cti>:<time>"; answers as activate (a new credential). */
 export function extend(cti, time, signature) {
   return postJson("extend", { cti, time, signature });
+}
+
+/** POST /api/status: signed "ML1-status:<cti>:<time>"; {revoked, extendable, extend_to}. */
+export function credentialStatus(cti, time, signature) {
+  return postJson("status", { cti, time, signature });
 }
 
 /** The server's Date header, for the clock check; null when offline or absent. */

@@ -2,7 +2,9 @@
 // that never leaves this browser, the holder's photo and name, extension for a new semester (a new
 // credential for the same device key) and self-revocation.
 
-import { ApiError, activate, extend, selfRevoke, serverDate } from "./api.js";
+import { ApiError, activate, credentialStatus, extend, selfRevoke, serverDate } from "./api.js";
+import { apiErrorText } from "./messages.js";
+import { registerOffline } from "./offline.js";
 import { presentationText } from "./presentation.js";
 import { drawQr, encodeQr } from "./qr.js";
 import { clearWallet, loadWallet, saveWallet } from "./store.js";
@@ -147,20 +149,27 @@ document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && rotator) {
     rotator.refresh();
     keepScreenOn();
+    updateExtendButton(rotator.record);
   }
 });
 
 // ---- views ----
 
-const VALID_UNTIL = new Intl.DateTimeFormat("pl-PL", {
+const WARSAW_DATE = new Intl.DateTimeFormat("en-GB", {
   timeZone: "Europe/Warsaw",
   day: "2-digit",
   month: "2-digit",
   year: "numeric",
 });
 
-// exp is the first second after the last valid day (spec section 3).
-const lastValidDay = (exp) => VALID_UNTIL.format(new Date((exp - 1) * 1000));
+// exp is the first second after the last valid day (spec section 3). Shown as an ISO date,
+// 2027-03-31, as the issuer stub and the verifier print it.
+function lastValidDay(exp) {
+  const parts = Object.fromEntries(
+    WARSAW_DATE.formatToParts(new Date((exp - 1) * 1000)).map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day}`;
+}
 
 function showWallet(record) {
   const { holder, photo } = record;
@@ -181,6 +190,22 @@ function showWallet(record) {
   rotator = new Rotator(record);
   rotator.start();
   keepScreenOn();
+  updateExtendButton(record);
+}
+
+// ---- the Extend button: shown only when the issuer has something to extend ----
+
+async function updateExtendButton(record) {
+  const button = $("extend-button");
+  button.hidden = true;
+  try {
+    const { time, signature } = await signProof(record, "status");
+    const { doc } = await credentialStatus(record.cti, time, signature);
+    if (rotator?.record.cti !== record.cti) return; // another credential meanwhile
+    button.hidden = !(doc && doc.extendable === true);
+  } catch {
+    button.hidden = true; // offline, or the server refused: nothing to offer
+  }
 }
 
 async function checkClock(dateHeader) {
@@ -216,9 +241,10 @@ async function onActivate(event) {
   }
 }
 
-// The server's own sentence for API errors, a generic one for anything else.
+// API errors by their code, in Polish and English (messages.js); a generic one for anything else.
 function errorText(error) {
-  return error instanceof ApiError ? error.message : `Błąd. Error: ${error.message}`;
+  if (error instanceof ApiError) return apiErrorText(error.code, error.details, error.message);
+  return `Błąd. Error: ${error.message}`;
 }
 
 // The credential fields of an /api/activate or /api/extend answer, as the wallet stores them.
@@ -296,6 +322,7 @@ async function onRevoke() {
 }
 
 async function main() {
+  registerOffline();
   $("activate-form").addEventListener("submit", onActivate);
   $("extend-button").addEventListener("click", onExtend);
   $("revoke-button").addEventListener("click", onRevoke);
