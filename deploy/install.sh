@@ -6,6 +6,7 @@
 #   deploy/install.sh --check         # what is missing, and the installed kit's self-test
 #   deploy/install.sh --dry-run       # prints every step instead of doing it
 #   sudo deploy/install.sh --rollback # back to the version installed before this one
+#   sudo deploy/install.sh --screen console   # the Linux console instead of the kiosk
 #
 # Run from a release bundle (deploy/make-bundle.sh: the wheel and a wheelhouse of pinned
 # dependencies) it needs no network for Python packages; from a source tree pip fetches them,
@@ -46,6 +47,13 @@ PI_PACKAGES=(python3-picamera2 python3-lgpio)
 PACKAGES=(python3-venv python3-numpy python3-gpiozero fake-hwclock tzdata)
 GROUPS_WANTED=(video gpio)
 MIN_DEBIAN=12 # bookworm
+# The screen: "kiosk" (the default) runs the app in foot under the cage compositor, with
+# the photo in real pixels; "console" runs it on the Linux console (tty1), half-block photo.
+KIOSK_UNIT=mleg-verifier-kiosk.service
+CONSOLE_UNIT=mleg-verifier.service
+KIOSK_PACKAGES=(cage foot fonts-dejavu-core)
+FOOT_INI=$ETC/foot.ini
+SCREEN=""
 
 ROOT=""
 DRY_RUN=0
@@ -61,7 +69,7 @@ CLOCK_SOURCE="ntp"
 usage() {
     cat <<EOF
 Usage: install.sh [--anchor FILE] [--list-url URL] [--check | --dry-run] [--root DIR]
-                  [--source DIR] [--force]
+                  [--source DIR] [--force] [--screen kiosk|console]
        install.sh --rollback [--dry-run]
 
 Installs mleg-verifier as an appliance on Raspberry Pi OS (Bookworm or later): apt packages,
@@ -85,6 +93,9 @@ units (app on tty1, list sync timer, metrics timer).
                    the kit trusts its clock only once NTP has set it since boot ("ntp")
   --force          install on a system that is not Raspberry Pi OS on a Pi (plain Debian 12
                    or later, for testing: no Pi camera packages, camera source "opencv")
+  --screen MODE    kiosk: the app full screen in foot under cage (truecolour, the photo in
+                   real pixels); console: on the Linux console of tty1. Default: the mode
+                   already installed, else kiosk
   -h, --help       this text
 
 Without --anchor or --list-url, install.sh asks on a terminal when it needs them.
@@ -111,6 +122,8 @@ while (($#)); do
     --source=*) SOURCE=${1#*=}; shift ;;
     --rtc) CLOCK_SOURCE="system"; shift ;;
     --force) FORCE=1; shift ;;
+    --screen) SCREEN=${2:?--screen needs kiosk or console}; shift 2 ;;
+    --screen=*) SCREEN=${1#*=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown option: $1" ;;
     esac
@@ -127,6 +140,8 @@ if [[ -n $ROOT ]] && ((!CHECK && !DRY_RUN)); then
 fi
 ((CHECK && DRY_RUN)) && die 2 "use --check or --dry-run, not both"
 ((CHECK && ROLLBACK)) && die 2 "use --check or --rollback, not both"
+[[ -z $SCREEN || $SCREEN == kiosk || $SCREEN == console ]] ||
+    die 2 "--screen must be kiosk or console, not $SCREEN"
 SOURCE=${SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BUNDLE=0
 if [[ -f $SOURCE/BUNDLE && -d $SOURCE/wheels && -d $SOURCE/systemd ]]; then
@@ -312,6 +327,23 @@ if ((ON_PI)); then
 else
     CAMERA_SOURCE=opencv
 fi
+if [[ -z $SCREEN ]]; then # keep what is installed; a new kit gets the kiosk
+    SCREEN=kiosk
+    if unit_enabled "$CONSOLE_UNIT" multi-user.target &&
+        ! unit_enabled "$KIOSK_UNIT" multi-user.target; then
+        SCREEN=console
+    fi
+fi
+if [[ $SCREEN == kiosk ]]; then
+    APP_UNIT=$KIOSK_UNIT
+    OTHER_UNIT=$CONSOLE_UNIT
+    PACKAGES+=("${KIOSK_PACKAGES[@]}")
+    UNITS+=("$KIOSK_UNIT")
+else
+    APP_UNIT=$CONSOLE_UNIT
+    OTHER_UNIT=$KIOSK_UNIT
+fi
+ENABLE=("$APP_UNIT" "${ENABLE[@]:1}") # the app in the chosen mode, then the timers
 
 # ---- --check -----------------------------------------------------------------------------
 MISSING=0
@@ -391,8 +423,11 @@ run_check() {
             ok "unit $unit"
         fi
     done
-    if unit_enabled mleg-verifier.service multi-user.target; then ok "app enabled at boot"; else
-        missing "app enabled at boot (multi-user.target.wants/mleg-verifier.service)"
+    if [[ $SCREEN == kiosk ]]; then
+        check_path "$FOOT_INI" 640 root "$SERVICE_USER" "kiosk terminal settings"
+    fi
+    if unit_enabled "$APP_UNIT" multi-user.target; then ok "app ($SCREEN) enabled at boot"; else
+        missing "app enabled at boot (multi-user.target.wants/$APP_UNIT)"
     fi
     if unit_enabled mleg-verifier-sync.timer timers.target; then ok "sync timer enabled"; else
         missing "sync timer enabled (timers.target.wants/mleg-verifier-sync.timer)"
@@ -458,8 +493,8 @@ self_test() {
         warn "systemd is not running here: unit states not checked"
         return
     fi
-    if systemctl is-active --quiet mleg-verifier.service; then ok "app running (mleg-verifier.service)"; else
-        missing "app running: sudo systemctl restart mleg-verifier; journalctl -u mleg-verifier -n 30"
+    if systemctl is-active --quiet "$APP_UNIT"; then ok "app running ($APP_UNIT)"; else
+        missing "app running: sudo systemctl restart $APP_UNIT; journalctl -u mleg-verifier -n 30"
     fi
     for timer in "${TIMERS[@]}"; do
         if systemctl is-active --quiet "$timer"; then ok "$timer running"; else
@@ -500,7 +535,7 @@ if ((ROLLBACK)); then
     step "Rollback: ${now_in_use:-nothing} -> $back"
     switch_link "$VENV" "$back"
     [[ -n $now_in_use ]] && switch_link "$PREVIOUS" "$now_in_use"
-    run systemctl restart mleg-verifier.service
+    run systemctl restart "$APP_UNIT"
     ((DRY_RUN)) && say "dry run: nothing was changed"
     exit 0
 fi
@@ -671,6 +706,15 @@ except VerifierError as exc:
     say "valid"
 fi
 
+if [[ $SCREEN == kiosk ]]; then
+    step "Kiosk terminal $FOOT_INI"
+    if cmp -s "$SOURCE/deploy/foot.ini" "$ROOT$FOOT_INI"; then
+        say "unchanged"
+    else
+        put_file "$FOOT_INI" 0640 "root:$SERVICE_USER" <"$SOURCE/deploy/foot.ini"
+    fi
+fi
+
 step "systemd units"
 for unit in "${UNITS[@]}"; do
     if cmp -s "$SOURCE/systemd/$unit" "$ROOT$UNIT_DIR/$unit"; then
@@ -687,6 +731,10 @@ fi
 if desktop_boot; then
     run systemctl set-default multi-user.target
 fi
+# One screen at a time: the other mode's unit is switched off (the units conflict anyway).
+if unit_enabled "$OTHER_UNIT" multi-user.target; then
+    run systemctl disable "$OTHER_UNIT"
+fi
 run systemctl enable "${ENABLE[@]}"
 # The timers run from now on, not only after the next boot.
 run systemctl start "${TIMERS[@]}"
@@ -702,7 +750,7 @@ else
         say "new anchor: the app restarts; it verifies again once the sync has fetched lists"
     fi
     # Picks up the new code and anchor; on a first install, starts it.
-    run systemctl restart mleg-verifier.service
+    run systemctl restart "$APP_UNIT"
 fi
 
 step "Done"

@@ -59,6 +59,7 @@ fi
     -c "$SOURCE/deploy/constraints-pi.txt" "${target[@]}" "$STAGE"/wheels/mleg_verifier-*.whl
 
 cp "$SOURCE/deploy/install.sh" "$SOURCE/deploy/constraints-pi.txt" "$SOURCE/deploy/README.md" \
+    "$SOURCE/deploy/foot.ini" \
     "$STAGE/deploy/"
 cp "$SOURCE"/systemd/* "$STAGE/systemd/"
 cat >"$STAGE/BUNDLE" <<EOF

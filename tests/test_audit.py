@@ -186,15 +186,15 @@ async def test_app_records_each_verdict_and_todays_counts_survive_a_restart(
         app.submit_texts([world.wallet().present(NOW)])
         app.submit_texts([world.wallet(exp=NOW - 1).present(NOW)])
         await pilot.pause()
-        assert "✔ 1  ✘ 1" in _status(app)
+        assert "✓1 ✗1" in _status(app)
     restarted = app_at(clock)
     async with restarted.run_test() as pilot:
         await pilot.pause()
-        assert "✔ 1  ✘ 1" in _status(restarted)
+        assert "✓1 ✗1" in _status(restarted)
         clock.advance(DAY)  # the next day starts from zero
         restarted.tick()
         await pilot.pause()
-        assert "✔ 0  ✘ 0" in _status(restarted)
+        assert "✓0 ✗0" in _status(restarted)
     rows = list(AuditLog(tmp_path).rows())
     assert [r.verdict for r in rows] == [Verdict.VALID, Verdict.INVALID]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import itertools
 import os
 import pty
 import re
@@ -308,14 +309,22 @@ def test_dry_run_on_a_fresh_pi_plans_the_whole_install(tmp_path: Path, anchor: P
     assert "would write /etc/mleg-verifier/config.toml (0640 root:mleg)" in out
     assert f'| list_url = "{url}"' in out and '| source = "picamera2"' in out
     assert "would write /etc/mleg-verifier/anchor.pem (0644 root:root)" in out
-    for unit in (APP_UNIT, SYNC_UNIT, TIMER):
+    for unit in (APP_UNIT, SYNC_UNIT, TIMER, "mleg-verifier-kiosk.service"):
         assert f"/etc/systemd/system/{unit}" in out
-    assert ("would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer "
+    # A new kit gets the kiosk (cage + foot); --screen console the Linux console.
+    for package in ("cage", "foot", "fonts-dejavu-core"):
+        assert package in apt
+    assert "would write /etc/mleg-verifier/foot.ini (0640 root:mleg)" in out
+    assert ("would run: systemctl enable mleg-verifier-kiosk.service mleg-verifier-sync.timer "
             "mleg-verifier-metrics.timer") in out
     # The timers run at once, not only after a reboot.
     assert "would run: systemctl start mleg-verifier-sync.timer mleg-verifier-metrics.timer" in out
     assert "dry run: nothing was changed" in out
     assert tree(root) == before
+    console = install("--dry-run", "--anchor", anchor, "--list-url", url, "--screen", "console",
+                      root=root).stdout
+    assert "would run: systemctl enable mleg-verifier.service mleg-verifier-sync.timer" in console
+    assert "foot.ini" not in console and " cage " not in console
 
 
 @needs_dpkg
@@ -326,7 +335,8 @@ def test_dry_run_config_it_would_write_is_valid(tmp_path: Path, anchor: Path) ->
     result = install("--dry-run", "--anchor", anchor, "--list-url", "http://10.0.0.2:8080/",
                      root=root)
     lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
-    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    text = "\n".join(line[6:] for line in itertools.takewhile(
+        lambda line: line.startswith("    |"), lines[1:]))
     import tomllib
 
     config = parse_config(tomllib.loads(text))
@@ -348,7 +358,8 @@ def test_a_kit_with_an_rtc_trusts_its_system_clock(tmp_path: Path, anchor: Path)
     result = install("--dry-run", "--rtc", "--anchor", anchor, "--list-url", "http://l.example",
                      root=root)
     lines = result.stdout.split("would write /etc/mleg-verifier/config.toml", 1)[1].splitlines()
-    text = "\n".join(line[6:] for line in lines[1:] if line.startswith("    |"))
+    text = "\n".join(line[6:] for line in itertools.takewhile(
+        lambda line: line.startswith("    |"), lines[1:]))
     assert parse_config(tomllib.loads(text)).clock == "system"
 
 
@@ -840,3 +851,42 @@ def test_bench_memory_signs_a_valid_list(tmp_path: Path) -> None:
     world = bench.World(tmp_path, 1000)
     rl = RevocationList.from_bytes(world.big, world.ministry.anchor)
     assert len(rl) == 1000 and rl.seq == 1
+
+
+def test_check_runs_the_kits_self_test_and_counts_each_failure(
+    tmp_path: Path, world: World
+) -> None:
+    """install.sh's self_test() (run by --check on a real kit, not under --root), with this
+    venv standing in for /opt/mleg-verifier/current and a kit with no revocation list."""
+    now = int(time.time())
+    (tmp_path / "anchor.pem").write_bytes(public_pem(world.ministry.key.public_key()))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "trustlist.cbor").write_bytes(world.ministry.trust_list(iat=now - 60))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "f.png"), np.full((240, 320), 128, np.uint8))
+    config = tmp_path / "config.toml"
+    config.write_text(f'anchor = "{tmp_path / "anchor.pem"}"\ncache_dir = "{cache}"\n'
+                      f'[camera]\nsource = "replay"\npath = "{frames}"\n')
+    script = f"""
+set -euo pipefail
+say() {{ printf '%s\\n' "$*"; }}
+ok() {{ printf '  ok       %s\\n' "$*"; }}
+missing() {{ printf '  missing  %s\\n' "$*"; MISSING=$((MISSING + 1)); }}
+warn() {{ printf '  warning  %s\\n' "$*"; }}
+has_user() {{ return 1; }}
+MISSING=0 SERVICE_USER=mleg VENV={Path(sys.executable).parent.parent} CONFIG={config}
+TIMERS=(mleg-verifier-sync.timer)
+source <(sed -n '/^self_test() {{/,/^}}/p' {INSTALL})
+self_test
+echo "MISSING=$MISSING"
+"""
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[-1] == "MISSING=1", done.stdout
+    (failed,) = [line for line in out if line.startswith("  missing")]
+    assert "no revocation list held" in failed and "mleg-verifier-sync" in failed
+    assert "  ok       test codes rendered, decoded and verified" in done.stdout
+    assert "  ok       camera delivers frames (replay, 320x240)" in done.stdout

@@ -9,6 +9,17 @@ from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
 
 LABELS = {Verdict.VALID: "VALID", Verdict.WARNING: "CHECK", Verdict.INVALID: "INVALID"}
+_WORDS = {
+    "en": {**LABELS, "until": "valid until", "until_invalid": "valid until"},
+    "pl": {
+        Verdict.VALID: "WAŻNA",
+        Verdict.WARNING: "SPRAWDŹ",
+        Verdict.INVALID: "NIEWAŻNA",
+        "until": "ważna do",
+        # Not "ważna do" under NIEWAŻNA (a revoked card): the date, named neutrally.
+        "until_invalid": "termin ważności",
+    },
+}
 
 
 def warsaw() -> tzinfo:
@@ -66,8 +77,23 @@ def one_line(text: str) -> str:
                    for c in text)
 
 
+def escaped(text: str) -> str:
+    """Outside text (a decoded QR text, a file name) safe to print on a terminal: controls,
+    format and separator characters (an escape sequence, a bidi override, a line break)
+    shown as ``\\x1b``/``\\u202e`` instead of acting on the terminal or breaking the line."""
+    out = []
+    for c in text:
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def result_line(result: CheckResult, lang: str = "en") -> str:
-    parts = [LABELS[result.verdict]]
+    words = _WORDS.get(lang, _WORDS["en"])
+    until = "until_invalid" if result.verdict is Verdict.INVALID else "until"
+    parts = [words[result.verdict]]
     if result.reason is not None:
         parts.append(f"{result.reason}: {describe(result.reason, lang)}")
     if result.warnings:
@@ -76,7 +102,7 @@ def result_line(result: CheckResult, lang: str = "en") -> str:
         parts.append(f"{result.holder.given_names} {result.holder.family_name}")
     if result.credential is not None:
         parts.append(
-            f"{one_line(result.credential.issuer_name)}, "
-            f"valid until {last_valid_day(result.credential.exp)}"
+            f"{one_line(result.credential.issuer_name)}, {words[until]} "
+            f"{last_valid_day(result.credential.exp)}"
         )
     return " | ".join(parts)

@@ -7,26 +7,43 @@ import logging
 import os
 import threading
 import traceback
+from datetime import datetime
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.widgets import Static
 
 from verifier.core.errors import VerifierError
 from verifier.core.policy import list_warnings
 from verifier.core.reasons import Verdict, WarningCode
 from verifier.core.result import CheckResult
+from verifier.core.textout import warsaw
 from verifier.device.audit import AuditWriteError, day_start
 from verifier.device.trustdata import TrustData
 from verifier.imaging.pipeline import check_texts, pick_text
+from verifier.imaging.portrait import Portrait, PortraitCache
 from verifier.ui.feedback import BellFeedback
-from verifier.ui.screens.dialogs import ConfirmQuit, EnterCodeScreen, HelpScreen
+from verifier.ui.screens.dialogs import ConfirmQuit, EnterCodeScreen, HelpScreen, InfoScreen
 from verifier.ui.screens.history import HistoryEntry, HistoryScreen
 from verifier.ui.screens.scan import ScanScreen
 from verifier.ui.services import Services
-from verifier.ui.view import age_text, label, verdict_view
+from verifier.ui.view import (
+    KEYS,
+    age_text,
+    cannot_verify_lines,
+    label,
+    verdict_view,
+)
 from verifier.ui.widgets.holder import HolderCard
+from verifier.ui.widgets.photo import detect_photo_mode
 from verifier.ui.widgets.status import StatusBar, StatusInfo
 from verifier.ui.widgets.verdict import VerdictPanel
+
+
+def _hhmm(at: int, fmt: str = "%H:%M") -> str:
+    return datetime.fromtimestamp(at, warsaw()).strftime(fmt)
+
 
 REPEAT_AFTER = 5  # the same code seen again within this many seconds is not re-announced
 HISTORY_SIZE = 200
@@ -60,13 +77,15 @@ class InspectorApp(App[None]):
     CSS_PATH = "inspector.tcss"
     TITLE = "mleg-verifier"
     ENABLE_COMMAND_PALETTE = False  # a kiosk: the footer's keys are all there is
+    # The key bar on the scan screen shows these in the user's language (view.KEYS).
     BINDINGS = [
-        Binding("t", "enter_code", "Type code"),
-        Binding("s", "sync", "Sync"),
-        Binding("h", "history", "History"),
-        Binding("l", "language", "Language"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit_app", "Quit"),
+        Binding("t", "enter_code", "Type code", show=False),
+        Binding("s", "sync", "Sync", show=False),
+        Binding("h", "history", "History", show=False),
+        Binding("i", "info", "Details", show=False),
+        Binding("l", "language", "Language", show=False),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("q", "quit_app", "Quit", show=False),
         # Textual's own Ctrl+Q quits without the kiosk's confirmation and its Ctrl+C says
         # "press Ctrl+Q": both go through the same confirmed quit as q.
         Binding("ctrl+q,ctrl+c", "quit_app", show=False, priority=True),
@@ -81,8 +100,12 @@ class InspectorApp(App[None]):
         clear_after: int = 15,
         kiosk: bool = False,
         repeat_span: int = REPEAT_SPAN,
+        photo_mode: str = "auto",
     ) -> None:
         super().__init__()
+        # Sixel or half-blocks: the terminal is asked now, before Textual takes it over.
+        self.photo_mode = detect_photo_mode() if photo_mode == "auto" else photo_mode
+        self.portraits = PortraitCache()
         self.services = services
         self.repeat_span = repeat_span
         # (credential and outcome, last seen) of the last verdict: a phone held in view while
@@ -109,7 +132,11 @@ class InspectorApp(App[None]):
         self.last_text: str | None = None
         self.last_seen = 0
         self.camera_state, self.fps = "off", None
-        self.sync_message = "never" if services.sync else "no list URL"
+        # The last sync: its kind for the status bar ("never", "off", "running", "ok",
+        # "failed"), when it finished, and its full one-line result for the details screen.
+        self.sync_kind = "never" if services.sync else "off"
+        self.sync_at: int | None = None
+        self.sync_message = ""
         self.trust: TrustData | None = None
         self.trust_error: str | None = None
 
@@ -118,7 +145,7 @@ class InspectorApp(App[None]):
         # A worker thread that dies stops the app (non-zero, the reason on screen and in the
         # journal) so systemd restarts it, instead of a screen that looks alive but is not.
         threading.excepthook = self._thread_died
-        await self.push_screen(ScanScreen())
+        await self.push_screen(ScanScreen(self.photo_mode))
         self.reload_trust()
         self.set_interval(1.0, self.tick)
         if self.services.scanner is not None:
@@ -159,7 +186,8 @@ class InspectorApp(App[None]):
         if args.exc_traceback is not None:
             frame = traceback.extract_tb(args.exc_traceback)[-1]
             where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        reason = f"{name} thread died: {args.exc_type.__name__}: {args.exc_value}"
+        # The exception's type and (capped) text: library errors, never a screen's contents.
+        reason = f"{name} thread died: {args.exc_type.__name__}: {str(args.exc_value)[:200]}"
         log.error("%s%s", reason, where)  # the journal; no locals, nothing personal
         with contextlib.suppress(Exception):  # the app may be closing already
             self.call_from_thread(self.fatal, reason)
@@ -198,8 +226,12 @@ class InspectorApp(App[None]):
         self.call_from_thread(self._set_camera, state, fps)
 
     def _set_camera(self, state: str, fps: float | None) -> None:
+        before = self.camera_key()
         self.camera_state, self.fps = state, fps
-        self.render_status()
+        if self.camera_key() != before:  # a missing camera takes over the ready screen
+            self.render_all()
+        else:
+            self.render_status()
 
     def submit_texts(self, texts: list[str]) -> CheckResult | None:
         """A camera read or a scanner line: check it and show the verdict at once."""
@@ -319,45 +351,89 @@ class InspectorApp(App[None]):
             self.write_status(now)
         if self.result_at is not None and now - self.result_at >= self.clear_after:
             self.result = self.result_at = None  # clears the name and photo from the screen
+            self.portraits.clear()  # and the decoded photo from memory
         self.render_all()
+
+    def camera_key(self) -> str:
+        """The camera's state in one word: "ok", "off", "missing" or "lost"."""
+        state = self.camera_state
+        if state.startswith("unavailable"):
+            return "missing"
+        if state.startswith(("lost", "ended")):
+            return "lost"
+        return "ok" if state == "ok" else "off"
+
+    def clock_key(self, warnings: frozenset[str] | set[str] = frozenset()) -> str:
+        """"behind" (earlier than the lists), "unsync" (not set since boot) or "ok"."""
+        if str(WarningCode.CLOCK_BEHIND) in warnings:
+            return "behind"
+        if not self.services.clock.synchronized():
+            return "unsync"
+        return "ok"
+
+    def portrait(self, result: CheckResult) -> Portrait | None:
+        """The photo decoded once per credential (never again on later redraws)."""
+        holder, cred = result.holder, result.credential
+        if holder is None or holder.photo is None:
+            return None
+        return self.portraits.get(b"" if cred is None else cred.cti, holder.photo)
 
     def render_all(self) -> None:
         if not isinstance(self.screen, ScanScreen):
             return
+        lang = self.language
         panel = self.screen.query_one(VerdictPanel)
         holder = self.screen.query_one(HolderCard)
         if self.trust is None:
-            lang = self.language
-            panel.show_message(
-                f"{label('cannot', lang)}: {self.trust_error}\n{label('press_s', lang)}"
+            why, todo = cannot_verify_lines(
+                self.trust_error or "", self.services.sync is not None, lang
             )
-            holder.show(None, self.language)
-        elif self.result is None or self.result_at is None:
-            panel.show_ready(self.language)
-            holder.show(None, self.language)
-        else:
+            detail = f"{label('tech', lang)}: {self.trust_error}" if self.trust_error else ""
+            panel.show_notice("-cannot", label("cannot", lang), [why, todo], detail)
+            holder.show(None, lang)
+        elif self.result is not None and self.result_at is not None:
             now = self.services.clock.now()
-            view = verdict_view(self.result, now, self.language)
-            ago = f"{age_text(now - self.result_at, self.language)} {label('ago', self.language)}"
+            view = verdict_view(self.result, now, lang)
+            ago = f"{age_text(now - self.result_at, lang)} {label('ago', lang)}"
             panel.show(view, ago)
-            holder.show(view, self.language)
+            holder.show(view, lang, self.portrait(self.result))
+        elif self.camera_key() in ("missing", "lost"):
+            heading = "no_camera" if self.camera_key() == "missing" else "lost_camera"
+            panel.show_notice(
+                "-nocamera", label(heading, lang), [label("camera_advice", lang)]
+            )
+            holder.show(None, lang)
+        else:
+            panel.show_ready(lang)
+            holder.show(None, lang)
+        keys = Text()  # fits 80 columns in both languages (73 and 62 cells)
+        for key, word in KEYS.get(lang, KEYS["en"]):
+            keys.append(key, style="reverse bold")
+            keys.append(f" {word}  ")
+        self.screen.query_one("#keys", Static).update(keys)
         self.render_status()
+
+    def _warnings(self, now: int) -> set[str]:
+        trust = self.trust
+        if trust is None:
+            return set()
+        return {str(w) for w in list_warnings(trust.trust_list, trust.revocations, now)}
 
     def render_status(self) -> None:
         if not isinstance(self.screen, ScanScreen):
             return
         now = self.services.clock.now()
         trust = self.trust
-        warnings = () if trust is None else list_warnings(trust.trust_list, trust.revocations, now)
         info = StatusInfo(
-            camera=self.camera_state,
+            camera=self.camera_key(),
             fps=self.fps,
             trust_list_age=None if trust is None else now - trust.trust_list.iat,
             revocation_age=None
             if trust is None or trust.revocations is None
             else now - trust.revocations.iat,
-            last_sync=self.sync_message,
-            clock_behind=WarningCode.CLOCK_BEHIND in warnings,
+            sync=self.sync_kind,
+            sync_at=None if self.sync_at is None else _hhmm(self.sync_at),
+            clock=self.clock_key(self._warnings(now)),
             counts=(
                 self.counts[Verdict.VALID],
                 self.counts[Verdict.INVALID],
@@ -367,12 +443,46 @@ class InspectorApp(App[None]):
         )
         self.screen.query_one(StatusBar).show(info, self.language)
 
+    def info_text(self) -> Text:
+        """The status in full, for the details screen (``i``)."""
+        now, lang, trust = self.services.clock.now(), self.language, self.trust
+        pl = lang == "pl"
+        rows: list[tuple[str, str]] = [
+            ("Kamera" if pl else "Camera", self.camera_state),
+            ("Zegar" if pl else "Clock", label(f"clock_{self.clock_key(self._warnings(now))}",
+                                               lang)),
+        ]
+        if trust is None:
+            rows.append(("Listy" if pl else "Lists", self.trust_error or "—"))
+        else:
+            for key, signed in (
+                ("tl", trust.trust_list.iat),
+                ("rl", None if trust.revocations is None else trust.revocations.iat),
+            ):
+                when = "—" if signed is None else (
+                    f"{_hhmm(signed, '%Y-%m-%d %H:%M')} ({age_text(now - signed, lang)})"
+                )
+                rows.append((label(key, lang), when))
+        sync = label(f"sync_{self.sync_kind}", lang)
+        if self.sync_at is not None:
+            sync += f" {_hhmm(self.sync_at, '%Y-%m-%d %H:%M')}"
+        rows.append(("Synchronizacja" if pl else "Sync", sync))
+        if self.sync_message:
+            rows.append(("", self.sync_message))
+        text = Text()
+        for name, value in rows:
+            text.append(f"{name:<15}", style="bold")
+            text.append(f"{value}\n")
+        text.append("\n" + ("Esc, i albo q: zamknij" if pl else "Esc, i or q: close"),
+                    style="italic")
+        return text
+
     # ---- actions ---------------------------------------------------------------------------
     def action_sync(self) -> None:
         if self.services.sync is None:
-            self.sync_message = "no list URL configured"
+            self.sync_kind = "off"
         else:
-            self.sync_message = "syncing…"
+            self.sync_kind = "running"
             self.services.sync.trigger()
         self.render_status()
 
@@ -386,6 +496,8 @@ class InspectorApp(App[None]):
     def _synced(self, message: str, loaded: tuple[TrustData | None, str | None] | None) -> None:
         """A sync finished (periodic or asked for): show it and use whatever lists it left."""
         self.sync_message = message
+        self.sync_kind = "failed" if message.startswith("failed") else "ok"
+        self.sync_at = self.services.clock.now()
         if loaded is not None:
             self.trust, self.trust_error = loaded
         self.render_all()
@@ -414,6 +526,10 @@ class InspectorApp(App[None]):
 
         self.push_screen(EnterCodeScreen(self.language), entered)
 
+    def action_info(self) -> None:
+        if isinstance(self.screen, ScanScreen):
+            self.push_screen(InfoScreen(self.info_text()))
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.language))
 
@@ -430,7 +546,7 @@ class InspectorApp(App[None]):
                 self.exit(return_code=EXIT_KIOSK_QUIT)
 
         self._quit_asked = True
-        self.push_screen(ConfirmQuit(), answered)
+        self.push_screen(ConfirmQuit(self.language), answered)
 
     def on_screen_resume(self) -> None:
         self.render_all()

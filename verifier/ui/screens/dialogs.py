@@ -1,33 +1,60 @@
-"""Help, typing or pasting a code, and quit confirmation."""
+"""Help, typing or pasting a code, the status in full, and quit confirmation."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+# Lines of at most 72 characters: the box (border and padding) fits 80 columns.
 HELP = {
-    "en": (
-        "Hold the student's QR code in front of the camera, or scan it with a USB scanner.\n\n"
-        "GREEN VALID: accept.   RED INVALID: refuse; the reason is shown.\n"
-        "AMBER CHECK: the code is genuine, but this device's lists are old or its clock is\n"
-        "behind: sync as soon as you can.\n\n"
-        "Compare the photo and the name with the person.\n\n"
-        "Status bar: TL / RL = age of the trust list / revocation list (amber past 24 h).\n\n"
-        "t type or paste a code   s sync now   h history   l language   ? help   q quit"
-    ),
-    "pl": (
-        "Przyłóż kod QR studenta do kamery albo zeskanuj go czytnikiem USB.\n\n"
-        "ZIELONE WAŻNA: akceptuj.   CZERWONE NIEWAŻNA: odmów; pokazany jest powód.\n"
-        "BURSZTYNOWE SPRAWDŹ: kod jest prawdziwy, ale listy w czytniku są stare lub zegar\n"
-        "jest cofnięty: zsynchronizuj jak najszybciej.\n\n"
-        "Porównaj zdjęcie i nazwisko z osobą.\n\n"
-        "Pasek stanu: LZ / LU = wiek listy zaufanych wydawców / listy unieważnień\n"
-        "(bursztynowy po 24 h).\n\n"
-        "t wpisz/wklej kod   s synchronizuj   h historia   l język   ? pomoc   q wyjście"
-    ),
+    "en": """\
+Show the QR code on the student's phone to the camera, or scan it with a
+USB scanner.
+
+✓ VALID  (green, a tick): the ID is valid. Compare the photo with the
+         person.
+✗ REFUSE (red, a cross, heavy frame): the ID is not valid; the reason
+         is shown under it. No student discount.
+! CHECK  (yellow, an exclamation mark, dashed frame): the code is
+         genuine, but the kit's lists are out of date or its clock is
+         not set: do what the line under the word says.
+⚠ Grey panel: the kit cannot check IDs (no lists, no camera); the
+  panel says why and what to do.
+
+Status bar: TL / RL = age of the trust list / the revocation list
+(highlighted past 24 h or when missing); the clock; ✓ ✗ ! = today's
+results. i shows everything in full.
+
+t type a code   s sync now   h history   i details   l polski
+? help   q quit
+
+Close this help: Esc, ? or q.""",
+    "pl": """\
+Pokaż kamerze kod QR z telefonu studenta albo zeskanuj go czytnikiem
+USB.
+
+✓ WAŻNA   (zielone, znak ✓): legitymacja jest ważna. Porównaj zdjęcie
+          z osobą.
+✗ ODRZUĆ  (czerwone, znak ✗, gruba ramka): legitymacja jest nieważna;
+          pod spodem powód. Ulga nie przysługuje.
+! SPRAWDŹ (żółte, znak !, przerywana ramka): kod jest prawdziwy, ale
+          listy czytnika są nieaktualne albo zegar nie jest ustawiony:
+          zrób to, co mówi linijka pod napisem.
+⚠ Szare okno: czytnik nie może sprawdzać (brak list, brak kamery);
+  w oknie jest powód i co zrobić.
+
+Pasek stanu: LZ / LU = wiek listy zaufanych wydawców / listy unieważnień
+(wyróżniony po 24 h albo gdy listy brak); zegar; ✓ ✗ ! = dzisiejsze
+wyniki. Klawisz i pokazuje wszystko w całości.
+
+t wpisz kod   s synchronizuj   h historia   i szczegóły   l English
+? pomoc   q wyjście
+
+Zamknij pomoc: Esc, ? albo q.""",
 }
 
 
@@ -42,15 +69,46 @@ class HelpScreen(ModalScreen[None]):
         yield Static(HELP.get(self.lang, HELP["en"]), id="help")
 
 
+QUIT_TEXT = {
+    "pl": ("Zamknąć czytnik?", "t — tak, zamknij      n albo Esc — nie, wróć"),
+    "en": ("Quit the verifier?", "y — yes, quit      n or Esc — no, go back"),
+}
+
+
 class ConfirmQuit(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    """The kiosk's quit: the question and its keys (y or t: yes; n or Esc: no)."""
+
+    BINDINGS = [
+        Binding("y,t", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, lang: str = "pl") -> None:
+        super().__init__()
+        self.lang = lang
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm"):
-            yield Static("Quit the verifier? / Zamknąć czytnik?  [y/n]")
+        question, keys = QUIT_TEXT.get(self.lang, QUIT_TEXT["en"])
+        text = Text(justify="center")
+        text.append(question + "\n\n", style="bold")
+        text.append(keys)
+        yield Static(text, id="confirm")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class InfoScreen(ModalScreen[None]):
+    """Everything the status bar shortens, in full (camera error, sync result, list ages)."""
+
+    BINDINGS = [Binding("escape,i,q,enter", "dismiss", "Close")]
+
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.text, id="info")
 
 
 ENTER_PROMPT = {

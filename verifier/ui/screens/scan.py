@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from verifier.core.base45 import ALPHABET
 from verifier.ui.widgets.holder import HolderCard
@@ -18,16 +18,18 @@ SCANNER_CHARS = frozenset(ALPHABET)
 
 
 class ScanScreen(Screen[None]):
-    def __init__(self) -> None:
+    def __init__(self, photo_mode: str = "halfblock") -> None:
         super().__init__()
         self._typed: list[str] = []
+        self.photo_mode = photo_mode
 
     def compose(self) -> ComposeResult:
         yield VerdictPanel(id="verdict")
-        yield HolderCard(id="holder")
+        yield HolderCard(self.photo_mode, id="holder")
         yield Static(id="typed")
         yield StatusBar(id="status")
-        yield Footer()
+        # The keys in the user's language (Textual's footer has English descriptions only).
+        yield Static(id="keys")
 
     def on_key(self, event: events.Key) -> None:
         if event.key == "enter" and self._typed:

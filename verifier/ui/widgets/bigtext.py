@@ -1,7 +1,8 @@
 """A block-letter font for the verdict word, so it can be read across a counter.
 
-Only the letters of the verdict titles (``view.TITLES``) exist; a word with any other letter
-gets ``None`` and is shown as plain bold text. Row 0 carries Polish diacritics (Ż, Ź).
+Only the letters of the verdict titles (``view.TITLES``) and the verdict glyphs (a tick, a
+cross, an exclamation mark: shapes that differ without colour) exist; a word with any other
+letter gets ``None`` and is shown as plain bold text. Row 0 carries Polish diacritics (Ż, Ź, Ć).
 """
 
 from __future__ import annotations
@@ -11,19 +12,26 @@ _GLYPHS = {
     "C": (" ████", "█    ", "█    ", "█    ", " ████"),
     "D": ("████ ", "█   █", "█   █", "█   █", "████ "),
     "E": ("█████", "█    ", "████ ", "█    ", "█████"),
+    "F": ("█████", "█    ", "████ ", "█    ", "█    "),
     "H": ("█   █", "█   █", "█████", "█   █", "█   █"),
     "I": ("███", " █ ", " █ ", " █ ", "███"),
     "K": ("█   █", "█  █ ", "███  ", "█  █ ", "█   █"),
     "L": ("█    ", "█    ", "█    ", "█    ", "█████"),
     "N": ("█   █", "██  █", "█ █ █", "█  ██", "█   █"),
+    "O": (" ███ ", "█   █", "█   █", "█   █", " ███ "),
     "P": ("████ ", "█   █", "████ ", "█    ", "█    "),
     "R": ("████ ", "█   █", "████ ", "█  █ ", "█   █"),
     "S": (" ████", "█    ", " ███ ", "    █", "████ "),
+    "U": ("█   █", "█   █", "█   █", "█   █", " ███ "),
     "V": ("█   █", "█   █", "█   █", " █ █ ", "  █  "),
     "W": ("█   █", "█   █", "█ █ █", "██ ██", "█   █"),
     "Z": ("█████", "   █ ", "  █  ", " █   ", "█████"),
+    " ": (" ", " ", " ", " ", " "),
+    "✓": ("       ██", "      ██ ", "██   ██  ", " ██ ██   ", "  ███    "),
+    "✗": ("██   ██", " ██ ██ ", "  ███  ", " ██ ██ ", "██   ██"),
+    "!": ("██", "██", "██", "  ", "██"),
 }
-_ACCENTS = {"Ż": ("Z", "  ▄  "), "Ź": ("Z", "   ▄▀")}
+_ACCENTS = {"Ż": ("Z", "  ▄  "), "Ź": ("Z", "   ▄▀"), "Ć": ("C", "   ▄▀")}
 HEIGHT = 6
 
 

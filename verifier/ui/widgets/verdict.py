@@ -1,4 +1,10 @@
-"""The big verdict panel: colour and one word readable from a metre away."""
+"""The big verdict panel: shape, brightness and one word readable from a metre away.
+
+Each state differs without colour: a tick, a cross or an exclamation mark drawn large before
+a word with its own first letter, and its own frame (none for valid, a heavy one for refuse,
+a dashed one for check). "Cannot verify" and "no camera" are the kit's own states, in neither
+red nor green, with the cause and what to do.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +17,45 @@ from verifier.ui.view import VerdictView, label
 from verifier.ui.widgets.bigtext import big_lines, scaled
 
 CLASSES = {Verdict.VALID: "-valid", Verdict.WARNING: "-warning", Verdict.INVALID: "-invalid"}
+STATE_CLASSES = ("-ready", "-valid", "-warning", "-invalid", "-cannot", "-nocamera")
 
 
 class VerdictPanel(Static):
-    """Block letters when the panel has room for them and the reason, plain bold otherwise."""
+    """Block letters when the panel has room for them and the lines below, plain otherwise."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._shown: tuple[VerdictView, str] | None = None
+        self.state = "-ready"
 
     @property
     def headline(self) -> str | None:
         """The verdict word shown (whatever font it is drawn in), None when no verdict is."""
         return None if self._shown is None else self._shown[0].title
 
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.set_classes(state)
+
     def show_ready(self, lang: str) -> None:
         self._shown = None
-        self.set_classes("-ready")
+        self._set_state("-ready")
         self.update(Text(label("ready", lang), justify="center"))
 
-    def show_message(self, message: str) -> None:
-        """The verifier itself cannot verify (no trust list, bad anchor): say so in red."""
+    def show_notice(self, state: str, heading: str, lines: list[str], detail: str = "") -> None:
+        """The kit's own state ("-cannot", "-nocamera"): a heading, what to do, a detail."""
         self._shown = None
-        self.set_classes("-invalid")
-        self.update(Text(message, justify="center"))
+        self._set_state(state)
+        text = Text(justify="center")
+        text.append(f"⚠  {heading}  ⚠\n\n", style="bold")
+        text.append("\n".join(lines), style="bold")
+        if detail:
+            text.append(f"\n\n{detail}", style="italic")
+        self.update(text)
 
     def show(self, view: VerdictView, ago: str) -> None:
         self._shown = (view, ago)
-        self.set_classes(CLASSES[view.verdict])
+        self._set_state(CLASSES[view.verdict])
         self.update(self._compose_text(view, ago))
 
     def on_resize(self, event: events.Resize) -> None:
@@ -47,19 +64,25 @@ class VerdictPanel(Static):
 
     def _compose_text(self, view: VerdictView, ago: str) -> Text:
         room = self.content_size
-        below = [view.sentence] if view.sentence else []
-        head = [view.title]
-        big = big_lines(view.title)
+        below = [line for line in (view.action, view.sentence) if line]
+        below_rows = sum(-(-len(line) // max(room.width, 1)) for line in below)  # wrapped
+        word = f"{view.glyph} {view.title}"
+        head = [word]
+        big = big_lines(word)
         for factor in (3, 2, 1):
             if big is None:
                 break
             lines = scaled(big, factor)
-            if len(lines[0]) <= room.width and len(lines) + len(below) + 1 <= room.height:
-                head = lines
+            if len(lines[0]) <= room.width and len(lines) + below_rows + 2 <= room.height:
+                head = [*lines, ""]
                 break
-        # Centre every line on the widest, so the reason sits under the block letters.
-        width = max(len(line) for line in [*head, *below, ago])
+        # Centre every line on the widest that fits, so the lines sit under the block letters.
+        width = min(max(len(line) for line in [*head, *below, ago]), max(room.width, 1))
         text = Text()
-        text.append("\n".join(line.center(width) for line in [*head, *below]), style="bold")
-        text.append("\n" + ago.center(width), style="dim")
+        text.append("\n".join(line.center(width) for line in head) + "\n", style="bold")
+        if below:
+            text.append(below[0].center(width) + "\n", style="bold")
+            for line in below[1:]:
+                text.append(line.center(width) + "\n")
+        text.append(ago.center(width), style="italic")
         return text
