@@ -241,3 +241,38 @@ def test_decode_cmd_unreadable_file(tmp_path: Path) -> None:
     assert len(lines) == 2 and all(line.startswith("error: cannot read image") for line in lines)
     assert "Traceback" not in err.getvalue()
     assert out.getvalue().startswith(f"{good}: 1 code")
+
+
+# --------------------------------------------------------------------------- PWM bands
+
+
+def _bands(gray: np.ndarray, depth: float, period: float = 110.0) -> np.ndarray:
+    """Dark horizontal bands, as an OLED's PWM leaves them under a rolling shutter."""
+    import cv2
+
+    rows = np.arange(gray.shape[0], dtype=np.float32)[:, None]
+    on = 0.5 + 0.5 * np.sign(np.sin(2 * np.pi * rows / period))
+    gain = cv2.GaussianBlur(np.repeat(1 - depth * on, gray.shape[1], 1), (0, 0), 6)
+    return np.clip(gray.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def test_a_code_under_pwm_bands_is_still_found() -> None:
+    """Bands split the texture probe's patch into strips (no region at all); where the frame
+    is banded the probe looks again on the frame over its local mean, and the code reads."""
+    from verifier.imaging.decoding import TextureProbe, banding
+
+    chars = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+    text = "ML1:" + "".join(np.random.default_rng(2).choice(chars, 300))
+    gray = _bands(_camera_like(text, 4.0, 0.8), depth=0.6)
+    assert banding(gray) >= TextureProbe().band_gate > banding(_camera_like(text, 4.0, 0.8))
+    assert TextureProbe(band_gate=0).find(gray) is None  # what the pipeline did before
+    assert ZxingDecoder().decode(gray) == []
+    decoder = PipelineDecoder(budget_s=None)
+    assert decoder.decode(gray) == [text]
+    assert decoder.last_stage.startswith("grid")
+
+
+def test_bands_alone_are_no_code() -> None:
+    rng = np.random.default_rng(3)
+    noise = rng.normal(128, 20, (720, 1280)).clip(0, 255).astype(np.uint8)
+    assert PipelineDecoder(budget_s=None).decode(_bands(noise, 0.6)) == []

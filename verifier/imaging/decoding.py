@@ -8,7 +8,8 @@ The default pipeline (measured in ``bench/RESULTS.md``):
 1. zxing-cpp (QR only, no inverted pass) on the whole frame; a sharp code stops here, and
    a frame with no code costs only this plus a cheap texture probe.
 2. Otherwise find the symbol: the largest dense, roughly square patch of fine texture
-   (the probe), else zxing's position for a symbol it detected but could not decode.
+   (the probe; on a frame banded by a display's PWM, looked for again on the frame over its
+   local mean), else zxing's position for a QR symbol it detected but could not decode.
    No region found: give up (the cheap empty-frame path).
 3. Fallbacks within a time budget, all the module-grid reader of ``decoding_grid``
    (finder patterns, a homography polished on every module, module centres sampled and
@@ -239,6 +240,11 @@ class TextureProbe:
     A QR code seen by the camera is a compact block of strong module edges; phone frames,
     text lines and smooth backgrounds are not. Thresholds are relative to the frame's
     strongest texture so exposure does not matter, with an absolute floor for flat frames.
+
+    An OLED's PWM seen by a rolling shutter lays dark bands across the frame, which split the
+    texture into strips; where none is found and the frame shows such bands (``banding``
+    at least ``band_gate``), the search is repeated on the frame divided by its local mean
+    (bench/bench_banding.py has what this buys and costs).
     """
 
     scale: int = 2
@@ -247,8 +253,16 @@ class TextureProbe:
     min_side: int = 40  # at probe scale: 80 camera px, far below any readable ML1 symbol
     max_aspect: float = 2.5
     min_solidity: float = 0.8
+    band_gate: float = 0.2  # 0: never look again. Measured (bench/bench_banding.py): the
+    # benchmark's code-free frames up to 0.17, the corpus under 0.03, bands of depth 0.4 0.26+
 
     def find(self, gray: np.ndarray) -> np.ndarray | None:
+        found = self._find(gray)
+        if found is None and self.band_gate and banding(gray) >= self.band_gate:
+            found = self._find(local_contrast(gray))
+        return found
+
+    def _find(self, gray: np.ndarray) -> np.ndarray | None:
         import cv2
 
         h, w = gray.shape
@@ -272,6 +286,34 @@ class TextureProbe:
             return None
         quad = _four_corners(hull)
         return _order_clockwise(quad * self.scale + (self.scale - 1) / 2)
+
+
+def banding(gray: np.ndarray, shortest: int = 25, longest: int = 220) -> float:
+    """How strongly the frame is banded row-wise with a period of ``shortest`` to
+    ``longest`` rows: the amplitude of the strongest such period in the row means, over the
+    frame's mean (0.19-0.20 on issue 16's field frames, under 0.03 on the corpus)."""
+    import cv2
+
+    if gray.shape[0] < 2 * longest:
+        return 0.0
+    rows = cv2.reduce(gray, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
+    mean = float(rows.mean())
+    reach = 60  # a moving mean over 121 rows: the slow shading of the scene, removed
+    padded = np.pad(rows, reach, mode="edge")
+    rows = rows - np.convolve(padded, np.full(2 * reach + 1, 1 / (2 * reach + 1)), "valid")
+    spectrum = np.abs(np.fft.rfft(rows * np.hanning(rows.size)))
+    freq = np.fft.rfftfreq(rows.size)
+    band = (freq >= 1 / longest) & (freq <= 1 / shortest)
+    return float(spectrum[band].max() * 4 / rows.size / (mean + 1.0))
+
+
+def local_contrast(gray: np.ndarray, window: int = 41) -> np.ndarray:
+    """Each pixel over the mean of its neighbourhood (x 128): bands of light change the
+    brightness, not the ratio of a module to its neighbours."""
+    import cv2
+
+    g = gray.astype(np.float32)
+    return np.clip(g / (cv2.blur(g, (window, window)) + 8.0) * 128, 0, 255).astype(np.uint8)
 
 
 def _four_corners(hull: np.ndarray) -> np.ndarray:
