@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -69,8 +70,9 @@ def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
                 width, height = image.size
-    except Image.DecompressionBombError:  # Pillow's own refusal, past 179 megapixels
-        width = height = 0
+    except Image.DecompressionBombError as exc:  # Pillow's own refusal, past 179 megapixels
+        pixels = re.search(r"\(([0-9]+) pixels\)", str(exc))
+        raise _too_large(name, f"{int(pixels[1]):,} pixels" if pixels else "a huge size") from None
     except (UnidentifiedImageError, Exception):
         # Pillow's plugins raise many kinds on a damaged header (OSError, SyntaxError for "not
         # this format", struct.error, IndexError, ...): every one of them is a refusal
@@ -78,12 +80,15 @@ def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
     if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) or (
         width * height > MAX_IMAGE_PIXELS
     ):
-        declared = f"{width} x {height} pixels" if width and height else "a huge size"
-        raise ConfigError(
-            f"cannot read image {name}: it declares {declared}, more than the "
-            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels an image may have"
-        )
+        raise _too_large(name, f"{width} x {height} pixels")
     return width, height
+
+
+def _too_large(name: str, declared: str) -> ConfigError:
+    return ConfigError(
+        f"cannot read image {name}: it declares {declared}, more than the "
+        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels an image may have"
+    )
 
 
 def load_gray(path: str | Path) -> np.ndarray:
