@@ -147,7 +147,9 @@ def test_every_renderer_is_total_over_the_claims(
     result = CheckResult(verdict, reason, holder=HOLDER, credential=info)
     for lang in ("en", "pl"):
         assert "valid until" in result_line(result, "en") or lang == "pl"
-        assert verdict_view(result, NOW, lang).valid_until
+        view = verdict_view(result, NOW, lang)
+        # The date renders for every exp; under a refusal the screen leaves it out (issue 14).
+        assert view.valid_until if verdict is not Verdict.INVALID else view.valid_until is None
     json.loads(json.dumps(result.to_json()))
 
 
