@@ -7,10 +7,11 @@ Every command that acts takes ``--now EPOCH`` (tests, demos); the system clock o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -430,26 +431,45 @@ def _serve(registry: Registry, args: argparse.Namespace, out: TextIO) -> int:
 
     registry.counters()  # fail early on a wrong directory (and import an older one)
     tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    # Each request (aiohttp's access log) and each lifecycle event on stderr, one line each;
-    # the messages carry ids and codes, never a name or a PESEL.
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
     server = ListServer(registry, args.host, args.port, args.republish_every, ssl_context=tls,
                         access_log=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # systemctl stop / kill: stop as Ctrl-C does
-    try:
-        url = server.start()
-    except RuntimeError as exc:  # the port is taken, the address is not this machine's, ...
-        raise SetupError(f"cannot serve on {args.host}:{args.port} ({exc}); choose another "
-                         "--port or --host") from None
-    out.write(f"serving {registry.public_dir} at {url}/trustlist.cbor and /revocations.cbor\n")
-    out.write(f"API at {url}/api/, web wallet at {url}/wallet/\n")
-    out.flush()
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        server.stop()
+    # systemctl stop / kill: stop as Ctrl-C does (the previous handler is back afterwards)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    with _log_to_stderr(), contextlib.ExitStack() as restore:
+        restore.callback(signal.signal, signal.SIGTERM, previous)
+        try:
+            url = server.start()
+        except RuntimeError as exc:  # the port is taken, the address is not this machine's
+            raise SetupError(f"cannot serve on {args.host}:{args.port} ({exc}); choose another "
+                             "--port or --host") from None
+        out.write(f"serving {registry.public_dir} at {url}/trustlist.cbor and "
+                  "/revocations.cbor\n")
+        out.write(f"API at {url}/api/, web wallet at {url}/wallet/\n")
+        out.flush()
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.stop()
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    """Each request (aiohttp's access log) and each lifecycle event on stderr, one line each
+    (the messages carry ids and codes, never a name or a PESEL); undone afterwards."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("issuer_stub", "aiohttp")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(handler)
+            lg.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

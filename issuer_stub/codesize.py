@@ -34,7 +34,7 @@ from verifier.core.credential import (
 )
 
 # Alphanumeric characters a QR code of version 1..40 holds at error correction level M
-# (ISO/IEC 18004 table 7; tests/test_codesize.py checks every entry against segno).
+# (ISO/IEC 18004 table 7; tests/test_codes.py checks them against segno at 12 versions).
 ALNUM_CAPACITY_M = (
     20, 38, 61, 90, 122, 154, 178, 221, 262, 311, 366, 419, 483, 528, 600, 656, 734, 816, 909,
     970, 1035, 1134, 1248, 1326, 1451, 1542, 1637, 1732, 1839, 1994, 2113, 2238, 2369, 2506, 2632,

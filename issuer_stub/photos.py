@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import warnings
 from dataclasses import dataclass, replace
 from functools import cache
@@ -98,6 +99,9 @@ def _decode(image: Image.Image, side: int) -> np.ndarray:
                       "photo_type") from None
 
 
+_CASCADE_LOCK = threading.Lock()  # a CascadeClassifier is not safe to share between threads
+
+
 @cache
 def _cascade() -> cv2.CascadeClassifier:
     # Bundled with the opencv-python wheels (4.x) in cv2.data.
@@ -112,8 +116,9 @@ def find_face(rgb: np.ndarray) -> Face | None:
     """The largest frontal face, or None."""
     gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
     smallest = max(24, min(gray.shape) // 12)
-    found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
-                                        minSize=(smallest, smallest))
+    with _CASCADE_LOCK:  # the API makes portraits in worker threads
+        found = _cascade().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
+                                            minSize=(smallest, smallest))
     if len(found) == 0:
         return None
     x, y, w, h = max(found, key=lambda f: int(f[2]) * int(f[3]))

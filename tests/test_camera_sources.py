@@ -400,15 +400,20 @@ def test_camera_config_reaches_the_camera(tmp_path: Path, monkeypatch: pytest.Mo
     source.close()
 
 
-def test_picamera_busy_and_missing() -> None:
+def test_picamera_busy_and_missing(caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(CameraError, match="busy"):
         PicameraSource(camera_factory=lambda n: FakePicamera2(n, busy=True))
 
-    def no_camera(num: int) -> FakePicamera2:
-        raise IndexError("list index out of range")
+    class NoCamera(FakePicamera2):
+        def __init__(self, camera_num: int = 0, tuning: dict | None = None) -> None:
+            raise IndexError("list index out of range")
 
+    no_camera = NoCamera
+
+    caplog.clear()
     with pytest.raises(CameraError, match="no Raspberry Pi camera"):
         PicameraSource(camera_num=1, camera_factory=no_camera)
+    assert "exposure cap" not in caplog.text  # no camera: that is the one message
 
 
 def test_picamera_missing_module_is_a_camera_error(monkeypatch: pytest.MonkeyPatch) -> None:

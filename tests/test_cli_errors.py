@@ -3,6 +3,7 @@ on stderr, exit 2; data is never destroyed without ``--force``; real bugs keep t
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,14 @@ def test_lists_passed_the_wrong_way_round(world: World, tmp_path: Path,
     assert verifier_main([*argv, "--trust-list", str(files["tl"]), "--revocation-list",
                           str(files["tl"])]) == 2
     assert "this is a trust list, not a revocation list" in one_line_error(capsys)
+
+
+def test_serve_on_a_taken_port_is_one_sentence(ordered: tuple[str, str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert issuer_main(["serve", ordered[0], "--port", str(port)]) == 2
+    err = one_line_error(capsys)
+    assert "address already in use" in err and "choose another --port" in err

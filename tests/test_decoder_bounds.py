@@ -237,16 +237,28 @@ def _grid_only_frame() -> np.ndarray:
 
 
 def test_the_deadline_is_checked_inside_the_stages() -> None:
-    """A clock that moves one tick per look: with 20 ticks of budget the decode stops after
-    ~20 units of work, inside the finder search, not at the end of a stage (~400 units)."""
+    """A clock that moves one tick per look: with a hard deadline of 20 ticks the decode
+    stops after ~20 units of work, inside the finder search, not at the end of a stage
+    (~400 units); the soft budget alone would have let the first stage finish."""
     ticks = iter(range(10**9))
-    decoder = PipelineDecoder(budget_s=20, max_work=None, clock=lambda: float(next(ticks)))
+    clock = lambda: float(next(ticks))  # noqa: E731
+    decoder = PipelineDecoder(budget_s=10, deadline_s=20, max_work=None, clock=clock)
     assert decoder.decode(_grid_only_frame()) == []
     assert decoder.last_work <= 21
     assert decoder.out_of_budget == 1
     unbounded = PipelineDecoder(budget_s=None, max_work=None)
     assert unbounded.decode(_grid_only_frame()) != []  # the same frame, read given the time
     assert unbounded.last_work > 100
+
+
+def test_a_stage_started_within_the_budget_may_finish() -> None:
+    """A slow machine (every look at the clock 10 ms later): the 80 ms budget passes during
+    the first grid read, which still finishes and reads the code (a Pi needs that)."""
+    ticks = iter(range(10**9))
+    clock = lambda: next(ticks) * 0.01  # noqa: E731
+    decoder = PipelineDecoder(budget_s=0.08, deadline_s=1000, max_work=None, clock=clock)
+    assert decoder.decode(_grid_only_frame()) != []
+    assert decoder.last_stage == "grid" and decoder.out_of_budget == 0
 
 
 def test_the_work_cap_ends_a_decode() -> None:

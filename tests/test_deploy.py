@@ -851,3 +851,42 @@ def test_bench_memory_signs_a_valid_list(tmp_path: Path) -> None:
     world = bench.World(tmp_path, 1000)
     rl = RevocationList.from_bytes(world.big, world.ministry.anchor)
     assert len(rl) == 1000 and rl.seq == 1
+
+
+def test_check_runs_the_kits_self_test_and_counts_each_failure(
+    tmp_path: Path, world: World
+) -> None:
+    """install.sh's self_test() (run by --check on a real kit, not under --root), with this
+    venv standing in for /opt/mleg-verifier/current and a kit with no revocation list."""
+    now = int(time.time())
+    (tmp_path / "anchor.pem").write_bytes(public_pem(world.ministry.key.public_key()))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "trustlist.cbor").write_bytes(world.ministry.trust_list(iat=now - 60))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "f.png"), np.full((240, 320), 128, np.uint8))
+    config = tmp_path / "config.toml"
+    config.write_text(f'anchor = "{tmp_path / "anchor.pem"}"\ncache_dir = "{cache}"\n'
+                      f'[camera]\nsource = "replay"\npath = "{frames}"\n')
+    script = f"""
+set -euo pipefail
+say() {{ printf '%s\\n' "$*"; }}
+ok() {{ printf '  ok       %s\\n' "$*"; }}
+missing() {{ printf '  missing  %s\\n' "$*"; MISSING=$((MISSING + 1)); }}
+warn() {{ printf '  warning  %s\\n' "$*"; }}
+has_user() {{ return 1; }}
+MISSING=0 SERVICE_USER=mleg VENV={Path(sys.executable).parent.parent} CONFIG={config}
+TIMERS=(mleg-verifier-sync.timer)
+source <(sed -n '/^self_test() {{/,/^}}/p' {INSTALL})
+self_test
+echo "MISSING=$MISSING"
+"""
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert out[-1] == "MISSING=1", done.stdout
+    (failed,) = [line for line in out if line.startswith("  missing")]
+    assert "no revocation list held" in failed and "mleg-verifier-sync" in failed
+    assert "  ok       test codes rendered, decoded and verified" in done.stdout
+    assert "  ok       camera delivers frames (replay, 320x240)" in done.stdout

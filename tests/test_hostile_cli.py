@@ -13,6 +13,7 @@ import sys
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +26,7 @@ from verifier.commands.cli import main
 from verifier.core.credential import MAX_TEXT_LENGTH
 from verifier.core.reasons import Reason, Verdict
 from verifier.core.result import CheckResult, CredentialInfo, Holder
-from verifier.core.textout import day_text, last_valid_day, local_day, result_line
+from verifier.core.textout import day_text, escaped, last_valid_day, local_day, result_line
 from verifier.imaging.decoding import MAX_IMAGE_PIXELS, load_gray
 from verifier.ui.view import verdict_view
 
@@ -57,7 +58,7 @@ def jpeg_declaring(width: int, height: int) -> bytes:
 
 
 @pytest.mark.parametrize("make", [png_declaring, jpeg_declaring])
-@pytest.mark.parametrize("size", [(65000, 65000), (30000, 30000), (10000, 6000), (65535, 1)])
+@pytest.mark.parametrize("size", [(65000, 65000), (30000, 30000), (8000, 6000), (65535, 1)])
 def test_an_image_declaring_a_huge_size_is_refused_before_decoding(
     tmp_path: Path, make, size: tuple[int, int]
 ) -> None:
@@ -91,7 +92,31 @@ def test_an_ordinary_image_within_the_bounds_still_loads(tmp_path: Path) -> None
     path = tmp_path / "ok.png"
     path.write_bytes(cv2.imencode(".png", np.zeros((6, 8), np.uint8))[1].tobytes())
     assert load_gray(path).shape == (6, 8)
-    assert MAX_IMAGE_PIXELS >= 8000 * 6000  # a 48 MP phone photo of a code is still read
+    assert MAX_IMAGE_PIXELS >= 5472 * 3648  # a 20 MP phone photo of a code is still read
+
+
+@FAST
+@given(st.data())
+def test_mutated_image_headers_load_or_are_refused_in_one_sentence(tmp_path_factory, data):
+    import cv2
+    import numpy as np
+
+    kind = data.draw(st.sampled_from([".png", ".jpg", ".webp", ".bmp"]))
+    raw = bytearray(cv2.imencode(kind, np.full((16, 24), 200, np.uint8))[1].tobytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, min(len(raw) - 1, 80)))  # the header, mostly
+        raw[pos] = data.draw(st.integers(0, 255))
+    path = tmp_path_factory.mktemp("img") / f"m{kind}"
+    path.write_bytes(bytes(raw))
+    # A smaller bound here only keeps the test quick: a mutated size may declare the most
+    # allowed, which libpng then decodes for seconds from a few bytes.
+    with mock.patch("verifier.imaging.decoding.MAX_IMAGE_PIXELS", 100_000):
+        try:
+            gray = load_gray(path)
+        except Exception as exc:
+            assert type(exc).__name__ == "ConfigError" and "\n" not in str(exc)
+        else:
+            assert gray.ndim == 2 and gray.size <= 100_000
 
 
 # Item 3: every uint renders ---------------------------------------------------------------------
@@ -270,3 +295,19 @@ def test_empty_stdin_is_a_usage_error(world: World, tmp_path, capsys, monkeypatc
         assert main(["check", *_files(world, tmp_path), "-"]) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and "no code to check" in captured.err
+
+
+def test_decode_shows_escape_sequences_in_a_code_instead_of_obeying_them(tmp_path) -> None:
+    assert escaped("a\x1b[2J\nb\u202ec") == "a\\x1b[2J\\x0ab\\u202ec"
+    import segno
+
+    from verifier.commands.decode import run_decode
+
+    path = tmp_path / "evil.png"
+    segno.make_qr("\x1b[2J\x1b]0;owned\x07\nML1:FAKE", error="m").save(str(path), scale=6)
+    out = io.StringIO()
+    assert run_decode([str(path)], False, out, io.StringIO()) == 0
+    printed = out.getvalue()
+    # zxing-cpp already names controls (<ESC>); escaped() is the last line of defence
+    assert not any(c in printed for c in "\x1b\x07\r") and printed.count("\n") == 2
+    assert "ML1:FAKE" in printed

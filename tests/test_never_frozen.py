@@ -181,3 +181,19 @@ def test_source_scanner_progress_stops_when_reads_hang() -> None:
         scanner.stop()
         source.release.set()
     assert scanner.progress_age() is None  # stopped on purpose: nothing to watch
+
+
+def test_a_config_typo_exits_2_with_the_reason_on_the_console(tmp_path: Path) -> None:
+    """What a boot loop shows on tty1: the sentence, not a traceback (the unit restarts it)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.toml"
+    config.write_text('anchor = "/x"\nlanguge = "pl"\n')
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("verifier")), "--config", str(config), "app"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("unknown key(s): languge"), done.stderr
+    assert "Traceback" not in done.stderr

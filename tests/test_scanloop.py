@@ -268,7 +268,7 @@ def test_an_overrun_between_two_watchdog_looks_is_still_counted() -> None:
 
     def decode(gray: np.ndarray) -> list[str]:
         source.taken.release()
-        clock.now += 2.5 if int(gray[0, 0]) == 1 else 0.01  # past the 1 s default, once
+        clock.now += 2.5 if int(gray[0, 0]) == 1 else 0.01  # past the 2 s default, once
         return ["X"]
 
     loop = ScanLoop(source, events.append, decode, clock=clock, watch_interval=60)

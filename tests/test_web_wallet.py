@@ -31,7 +31,7 @@ import zxingcpp
 from PIL import Image
 from segno.encoder import mask_scores
 
-from issuer_stub import devicekeys
+from issuer_stub import codesize, devicekeys
 from issuer_stub.keystore import public_pem
 from issuer_stub.pesel import make as make_pesel
 from issuer_stub.photos import synthetic_face, synthetic_portrait
@@ -443,7 +443,7 @@ def test_photo_shown_by_its_type_and_key_sent_compressed(
             errors = watch_errors(page)
             page.goto(server.url + "/wallet/")
             with page.expect_request("**/api/activate") as request:
-                activate(page)
+                text, _ = activate(page)
             sent = request.value.post_data_json["device_key"]
             photo = page.locator("#photo")
             assert photo.evaluate("img => img.complete && img.naturalWidth") == 72
@@ -457,6 +457,8 @@ def test_photo_shown_by_its_type_and_key_sent_compressed(
     (activation,) = issuer.issued.values()
     assert devicekeys.from_compressed(sent).public_numbers() == (
         activation.device_key.public_numbers())
+    # The browser's own zlib (CompressionStream) stays within the bound the issuer fits to.
+    assert len(text) <= codesize.code_text_bound(activation.credential)
 
 
 def test_device_key_is_not_extractable(page: Any) -> None:

@@ -13,7 +13,7 @@ from typing import IO, Any, TextIO
 from verifier.core.credential import MAX_TEXT_LENGTH
 from verifier.core.errors import ConfigError
 from verifier.core.result import CheckResult
-from verifier.core.textout import result_line
+from verifier.core.textout import escaped, result_line
 from verifier.device.clock import SystemClock
 from verifier.device.config import load_config
 from verifier.device.trustdata import load_trust_data
@@ -129,7 +129,7 @@ def run_check(args: argparse.Namespace, stdin: IO[Any], out: TextIO, err: TextIO
         if args.json:
             out.write(json_line({"input": echo, **result.to_json()}))
         else:
-            where = echo if kind == "image" else "text"
+            where = escaped(echo) if kind == "image" else "text"
             out.write(f"{result_line(result, args.lang)}  [{where}]\n")
         out.flush()
     if not checked:  # only "-" can give nothing: an empty pipe is a mistake, not a verdict

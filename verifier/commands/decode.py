@@ -15,6 +15,7 @@ def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int
     on ``err`` and are skipped; the others are still decoded.
     """
     from verifier.commands.check import json_line, shown
+    from verifier.core.textout import escaped
     from verifier.imaging.decoding import decode_gray, load_gray
 
     unreadable = False
@@ -31,9 +32,10 @@ def run_decode(paths: list[str], as_json: bool, out: TextIO, err: TextIO) -> int
         if as_json:
             out.write(json_line({"input": shown(path), "texts": texts}))
         else:
-            out.write(f"{path}: {len(texts)} code{'' if len(texts) == 1 else 's'}\n")
+            # a QR text may hold escape sequences or line breaks: shown, never obeyed
+            out.write(f"{escaped(path)}: {len(texts)} code{'' if len(texts) == 1 else 's'}\n")
             for text in texts:
-                out.write(f"  {text}\n")
+                out.write(f"  {escaped(text)}\n")
     if unreadable:
         return 2
     return 1 if missing else 0

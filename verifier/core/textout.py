@@ -77,6 +77,19 @@ def one_line(text: str) -> str:
                    for c in text)
 
 
+def escaped(text: str) -> str:
+    """Outside text (a decoded QR text, a file name) safe to print on a terminal: controls,
+    format and separator characters (an escape sequence, a bidi override, a line break)
+    shown as ``\\x1b``/``\\u202e`` instead of acting on the terminal or breaking the line."""
+    out = []
+    for c in text:
+        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def result_line(result: CheckResult, lang: str = "en") -> str:
     words = _WORDS.get(lang, _WORDS["en"])
     until = "until_invalid" if result.verdict is Verdict.INVALID else "until"

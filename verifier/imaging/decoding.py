@@ -42,10 +42,12 @@ ML1_MODULES = 113
 
 
 #: Bounds on an image file, checked on its header before anything is decoded: a few hundred
-#: bytes can declare gigapixels. 50 megapixels takes a 48 MP phone photo (8000 x 6000) and the
-#: Pi HQ camera's 12 MP stills; the greyscale frame is then at most 50 MB.
-MAX_IMAGE_PIXELS = 50_000_000
-MAX_IMAGE_SIDE = 20_000
+#: bytes can declare gigapixels. 24 megapixels takes a 12 or 20 MP phone photo and the Pi
+#: cameras' stills (12 MP); the greyscale frame is then at most 24 MB, and a small file that
+#: declares the most allowed still decodes in seconds (a mutated 300-byte PNG declaring 50 MP
+#: took 15 s here on a loaded machine).
+MAX_IMAGE_PIXELS = 24_000_000
+MAX_IMAGE_SIDE = 10_000
 MAX_IMAGE_BYTES = 128 * 1024 * 1024
 #: What Pillow must identify the header as; cv2 decodes the same formats (allow-list).
 IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "PPM")
@@ -68,8 +70,9 @@ def image_size(data: bytes, name: str = "image") -> tuple[int, int]:
                 width, height = image.size
     except Image.DecompressionBombError:  # Pillow's own refusal, past 179 megapixels
         width = height = 0
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        # Pillow's plugins raise these on a damaged header; SyntaxError is its "not this format"
+    except (UnidentifiedImageError, Exception):
+        # Pillow's plugins raise many kinds on a damaged header (OSError, SyntaxError for "not
+        # this format", struct.error, IndexError, ...): every one of them is a refusal
         raise ConfigError(f"cannot read image {name}: not a PNG/JPEG image") from None
     if not (0 < width <= MAX_IMAGE_SIDE and 0 < height <= MAX_IMAGE_SIDE) or (
         width * height > MAX_IMAGE_PIXELS
@@ -404,15 +407,24 @@ def _geometry_errors() -> tuple[type[Exception], ...]:
 class PipelineDecoder:
     """zxing on every frame; bounded fallbacks only where a symbol seems to be present.
 
-    ``budget_s`` bounds the time per frame (None: no time bound, for reproducible tests),
-    ``max_work`` the fallback work in units of ``verifier.imaging.budget`` (None: no cap),
-    ``max_attempts`` the number of fallback stages over all regions. Both budgets are
-    checked inside the stages' loops, so the real bound is the budget plus one step (a
-    template match or a warp of the symbol), not plus a whole stage; zxing's first pass
-    over the frame is one call and bounded only by the frame's size.
+    Three bounds on the fallback work per frame:
+
+    - ``budget_s``: no fallback stage starts after this long (a stage already running may
+      finish: on a Pi the first grid read alone takes 0.1-0.7 s, and cutting it would leave
+      the grid reader nothing to read);
+    - ``deadline_s``: a hard limit, checked inside every loop of the grid reader, so a frame
+      costs at most this plus one step (a template match, a warp of the symbol); it only
+      cuts a stage that runs far past the budget on a machine far slower than the Pi's;
+    - ``max_work``: units of work (``verifier.imaging.budget``), the machine-independent
+      bound (None: no cap); ``max_attempts`` counts fallback stages over all regions.
+
+    ``budget_s=None`` means no time bound at all (neither one), for reproducible tests; the
+    work cap still holds. zxing's first pass over the frame is one call, bounded only by the
+    frame's size.
     """
 
     budget_s: float | None = 0.08
+    deadline_s: float = 1.0
     max_attempts: int = len(FALLBACKS)
     max_work: int | None = MAX_WORK
     probe: TextureProbe = TextureProbe()
@@ -431,7 +443,9 @@ class PipelineDecoder:
         self.last_stage = ""
         self.last_work = 0
         gray = _as_gray(gray)
-        budget = Budget(self.budget_s, self.max_work, self.clock)
+        start = self.clock()
+        deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
+        budget = Budget(deadline, self.max_work, self.clock)
         # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
         # symbols are read by the grid stage, which checks the polarity itself.
         results = zxing_read(gray, errors=True, invert=False)
@@ -440,20 +454,22 @@ class PipelineDecoder:
             self.last_stage = "zxing"
             return texts
         try:
-            return self._fallbacks(gray, results, budget)
+            return self._fallbacks(gray, results, budget, start)
         except OutOfBudget:
             self.out_of_budget += 1
             return []
         finally:
             self.last_work = budget.work
 
-    def _fallbacks(self, gray: np.ndarray, results: list, budget: Budget) -> list[str]:
+    def _fallbacks(
+        self, gray: np.ndarray, results: list, budget: Budget, start: float
+    ) -> list[str]:
         attempts = 0
         for region in self.regions(gray, results):
             work = _Work(gray, region.corners, budget)
             try:
                 for label, attempt in FALLBACKS:
-                    if attempts >= self.max_attempts or budget.exhausted:
+                    if attempts >= self.max_attempts or self._over(start) or budget.exhausted:
                         return []
                     attempts += 1
                     texts = attempt(work)
@@ -465,6 +481,9 @@ class PipelineDecoder:
             except _geometry_errors() as exc:
                 self._geometry_error(region, exc)
         return []
+
+    def _over(self, start: float) -> bool:
+        return self.budget_s is not None and self.clock() - start > self.budget_s
 
     def _geometry_error(self, region: Region, exc: Exception) -> None:
         """Count it; log the first of each kind with its traceback (it is a bug to fix

@@ -157,8 +157,9 @@ class ScanLoop:
     it with ``app.call_from_thread``. ``decode`` defaults to the project pipeline.
 
     ``overrun_after`` (seconds on ``clock``): a decode still running after this long is
-    reported (``DecodeStalledEvent``, counted in ``decode_overruns``); the pipeline's own
-    budget is 80 ms a frame, so this only fires when something is wrong. A thread cannot be
+    reported (``DecodeStalledEvent``, counted in ``decode_overruns``); the pipeline stops
+    its own work at 1 s a frame at most (``PipelineDecoder.deadline_s``; 80 ms on a fast
+    machine), so this only fires when something is wrong. A thread cannot be
     stopped from outside, so the loop reports rather than abandons: ``decode_busy_for``
     tells how long the current decode has been running. The watchdog looks every
     ``watch_interval`` seconds of real time.
@@ -170,7 +171,7 @@ class ScanLoop:
         on_event: Callable[[ScanEvent], None],
         decode: Callable[[np.ndarray], list[str]] | None = None,
         debouncer: ScanDebouncer | None = None,
-        overrun_after: float = 1.0,
+        overrun_after: float = 2.0,
         watch_interval: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

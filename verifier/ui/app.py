@@ -186,7 +186,8 @@ class InspectorApp(App[None]):
         if args.exc_traceback is not None:
             frame = traceback.extract_tb(args.exc_traceback)[-1]
             where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        reason = f"{name} thread died: {args.exc_type.__name__}: {args.exc_value}"
+        # The exception's type and (capped) text: library errors, never a screen's contents.
+        reason = f"{name} thread died: {args.exc_type.__name__}: {str(args.exc_value)[:200]}"
         log.error("%s%s", reason, where)  # the journal; no locals, nothing personal
         with contextlib.suppress(Exception):  # the app may be closing already
             self.call_from_thread(self.fatal, reason)

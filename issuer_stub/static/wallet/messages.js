@@ -24,6 +24,10 @@ const TEXTS = {
     "Uczelnia nie może teraz wydać mLegitymacji",
     "The university cannot issue an mLegitymacja now",
   ],
+  credential_too_large: [
+    "Dane (imiona, nazwisko, nazwa uczelni) są za długie na kod QR; uczelnia musi je skrócić.",
+    "The names and university name are too long for a QR code; the university must shorten them.",
+  ],
   too_many_attempts: [
     "Zbyt wiele nieudanych prób; spróbuj ponownie za kilka minut.",
     "Too many failed attempts; try again in a few minutes.",

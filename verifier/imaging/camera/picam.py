@@ -140,9 +140,13 @@ def cap_tuning(tuning: dict[str, Any], agc: dict[str, Any], cap_us: int) -> dict
 
 def capped_tuning(factory: Any, camera_num: int, cap_us: int) -> dict[str, Any] | None:
     """The sensor's default tuning with the exposure cap applied, through picamera2's
-    documented static helpers; None (and a warning) where that is not possible."""
+    documented static helpers; None (and a warning) where that is not possible. None and
+    no warning when there is no such camera: opening it reports that."""
     try:
-        model = factory.global_camera_info()[camera_num]["Model"]
+        cameras = factory.global_camera_info()
+        if not 0 <= camera_num < len(cameras):
+            return None
+        model = cameras[camera_num]["Model"]
         tuning = copy.deepcopy(factory.load_tuning_file(f"{model}.json"))
         agc = factory.find_tuning_algo(tuning, "rpi.agc")
         return cap_tuning(tuning, agc, cap_us)
