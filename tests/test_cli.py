@@ -102,7 +102,8 @@ def test_readable_lines_name_verdict_reason_and_holder(world: World, files, caps
     code, out, _ = run([*base(files), "--text", wallet.present(NOW)], capsys)
     assert code == 1
     assert out.startswith("INVALID | revoked: the credential has been revoked | Zażółć Gęślą")
-    assert "valid until" in out
+    # Under a refusal the date is the expiry date, not "valid until" (as the Polish says).
+    assert "expiry date" in out and "valid until" not in out
 
 
 def test_no_revocation_list_gives_a_check_verdict(world: World, files, capsys) -> None:

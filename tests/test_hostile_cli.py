@@ -170,7 +170,8 @@ def test_every_renderer_is_total_over_the_claims(
     info = CredentialInfo("PL-1", "Uczelnia", b"k" * 8, b"c" * 16, iat, nbf, exp, time)
     reason = None if verdict is not Verdict.INVALID else Reason.EXPIRED
     result = CheckResult(verdict, reason, holder=HOLDER, credential=info)
-    assert "valid until" in result_line(result, "en")
+    line = result_line(result, "en")
+    assert ("expiry date" if verdict is Verdict.INVALID else "valid until") in line
     for lang in ("en", "pl"):
         until = verdict_view(result, NOW, lang).valid_until
         # Rendered for every uint; not shown under a refusal (issue 14: no "valid until"

@@ -395,11 +395,14 @@ async def test_check_says_what_to_do_and_the_clock_sentence_fits_its_cause(world
     pl = verdict_view(clock_result, NOW, "pl").action
     en = verdict_view(clock_result, NOW, "en").action
     assert pl.startswith("Zegar czytnika nie jest ustawiony: sprawdź legitymację wzrokowo")
-    assert "podłącz do sieci" in pl
+    assert "podłącz czytnik do sieci" in pl
     assert en.startswith("The kit's clock is not set: check the student's ID by eye")
     assert "Przyjmij, jeśli zdjęcie się zgadza" in verdict_view(lists_result, NOW, "pl").action
     behind = CheckResult(Verdict.WARNING, warnings=(WarningCode.CLOCK_BEHIND,))
-    assert verdict_view(behind, NOW, "pl").action == pl
+    # A clock that is set but behind its lists is "not trustworthy", not "not set".
+    behind_pl = verdict_view(behind, NOW, "pl").action
+    assert behind_pl.startswith("Zegar czytnika jest niepewny: sprawdź legitymację wzrokowo")
+    assert verdict_view(behind, NOW, "en").action.startswith("The kit's clock cannot be trusted")
 
 
 async def test_an_unset_clock_gives_check_with_the_sentence_for_the_conductor(

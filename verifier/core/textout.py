@@ -10,7 +10,7 @@ from verifier.core.result import CheckResult
 
 LABELS = {Verdict.VALID: "VALID", Verdict.WARNING: "CHECK", Verdict.INVALID: "INVALID"}
 _WORDS = {
-    "en": {**LABELS, "until": "valid until", "until_invalid": "valid until"},
+    "en": {**LABELS, "until": "valid until", "until_invalid": "expiry date"},
     "pl": {
         Verdict.VALID: "WAŻNA",
         Verdict.WARNING: "SPRAWDŹ",

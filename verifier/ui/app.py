@@ -73,6 +73,9 @@ def _same_outcome(a: CheckResult, b: CheckResult) -> bool:
     )
 
 
+JUST_NOW = 5  # seconds: a verdict this fresh is "just now", not "0 s ago"
+
+
 class InspectorApp(App[None]):
     CSS_PATH = "inspector.tcss"
     TITLE = "mleg-verifier"
@@ -394,7 +397,12 @@ class InspectorApp(App[None]):
         elif self.result is not None and self.result_at is not None:
             now = self.services.clock.now()
             view = verdict_view(self.result, now, lang)
-            ago = f"{age_text(now - self.result_at, lang)} {label('ago', lang)}"
+            since = now - self.result_at
+            ago = (
+                label("just_now", lang)
+                if since < JUST_NOW
+                else f"{age_text(since, lang)} {label('ago', lang)}"
+            )
             panel.show(view, ago)
             holder.show(view, lang, self.portrait(self.result))
         elif self.camera_key() in ("missing", "lost"):
@@ -447,13 +455,22 @@ class InspectorApp(App[None]):
         """The status in full, for the details screen (``i``)."""
         now, lang, trust = self.services.clock.now(), self.language, self.trust
         pl = lang == "pl"
+        tech = label("tech", lang).lower()
+        camera_key = self.camera_key()
+        camera = label(f"cam_{camera_key}", lang)
+        if camera_key != "ok":  # the lower layers' own words, for the administrator
+            camera += f" ({tech}: {self.camera_state})"
+        # "zegar ok" -> "ok": the row is already labelled "Zegar".
+        clock = label(f"clock_{self.clock_key(self._warnings(now))}", lang).split(" ", 1)[-1]
         rows: list[tuple[str, str]] = [
-            ("Kamera" if pl else "Camera", self.camera_state),
-            ("Zegar" if pl else "Clock", label(f"clock_{self.clock_key(self._warnings(now))}",
-                                               lang)),
+            ("Kamera" if pl else "Camera", camera),
+            ("Zegar" if pl else "Clock", clock),
         ]
         if trust is None:
-            rows.append(("Listy" if pl else "Lists", self.trust_error or "—"))
+            lists = label("cannot", lang)
+            if self.trust_error:
+                lists += f" ({tech}: {self.trust_error})"
+            rows.append(("Listy" if pl else "Lists", lists))
         else:
             for key, signed in (
                 ("tl", trust.trust_list.iat),
@@ -468,7 +485,7 @@ class InspectorApp(App[None]):
             sync += f" {_hhmm(self.sync_at, '%Y-%m-%d %H:%M')}"
         rows.append(("Synchronizacja" if pl else "Sync", sync))
         if self.sync_message:
-            rows.append(("", self.sync_message))
+            rows.append(("", f"{tech}: {self.sync_message}"))
         text = Text()
         for name, value in rows:
             text.append(f"{name:<15}", style="bold")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from verifier.core.reasons import CLOCK_WARNINGS, Reason, Verdict, describe
+from verifier.core.reasons import CLOCK_WARNINGS, Reason, Verdict, WarningCode, describe
 from verifier.core.result import CheckResult
 from verifier.core.textout import last_valid_day, local_day
 
@@ -23,8 +23,8 @@ TITLES = {
 GLYPHS = {Verdict.VALID: "✓", Verdict.WARNING: "!", Verdict.INVALID: "✗"}
 # History and details: the state itself, not the instruction.
 STATE_WORDS = {
-    "pl": {Verdict.VALID: "ważna", Verdict.WARNING: "sprawdź", Verdict.INVALID: "nieważna"},
-    "en": {Verdict.VALID: "valid", Verdict.WARNING: "check", Verdict.INVALID: "invalid"},
+    "pl": {Verdict.VALID: "ważna", Verdict.WARNING: "do sprawdzenia", Verdict.INVALID: "nieważna"},
+    "en": {Verdict.VALID: "valid", Verdict.WARNING: "to check", Verdict.INVALID: "invalid"},
 }
 
 # What the conductor (or cashier) does now: one line under the verdict word.
@@ -34,10 +34,14 @@ ACTIONS = {
         Verdict.INVALID: "Nie przyjmuj tej legitymacji — ulga nie przysługuje.",
         "lists": "Przyjmij, jeśli zdjęcie się zgadza; listy są nieaktualne — naciśnij s.",
         "clock": (
-            "Zegar czytnika nie jest ustawiony: sprawdź legitymację wzrokowo, "
-            "a czytnik podłącz do sieci, aby ustawił zegar."
+            "Zegar czytnika nie jest ustawiony: sprawdź legitymację wzrokowo "
+            "i podłącz czytnik do sieci, aby ustawił zegar."
         ),
-        Reason.PRESENTATION_STALE: "Poproś o kod na żywo w telefonie, nie zrzut ekranu.",
+        "clock_behind": (
+            "Zegar czytnika jest niepewny: sprawdź legitymację wzrokowo "
+            "i podłącz czytnik do sieci."
+        ),
+        Reason.PRESENTATION_STALE: "Poproś o aktualny kod w aplikacji, nie o zrzut ekranu.",
     },
     "en": {
         Verdict.VALID: "Compare the photo with the person.",
@@ -47,7 +51,11 @@ ACTIONS = {
             "The kit's clock is not set: check the student's ID by eye, "
             "and connect the kit to a network to set it."
         ),
-        Reason.PRESENTATION_STALE: "Ask for the live code on the phone, not a screenshot.",
+        "clock_behind": (
+            "The kit's clock cannot be trusted: check the student's ID by eye, "
+            "and connect the kit to a network."
+        ),
+        Reason.PRESENTATION_STALE: "Ask for the current code in the app, not a screenshot.",
     },
 }
 
@@ -63,7 +71,7 @@ CHECK_NAMES = {
         Reason.ISSUER_KEY_EXPIRED: "klucz wystawcy w okresie ważności",
         Reason.NOT_YET_VALID: "początek ważności",
         Reason.EXPIRED: "termin ważności",
-        Reason.REVOKED: "lista unieważnień",
+        Reason.REVOKED: "brak na liście unieważnień",
         Reason.BAD_DEVICE_SIGNATURE: "podpis telefonu",
         Reason.PRESENTATION_STALE: "aktualność kodu",
         Reason.NO_CODE_FOUND: "odczyt kodu QR",
@@ -92,32 +100,33 @@ LABELS = {
         "under26": "poniżej 26 lat",
         "over26": "26 lat lub więcej",
         "ago": "temu",
+        "just_now": "przed chwilą",
         "album": "nr albumu",
         "no_photo": "Legitymacja bez zdjęcia",
         "photo_bad": "Nie można wyświetlić zdjęcia",
         "photo_advice": "poproś o dokument ze zdjęciem",
         # "Cannot verify": the kit itself, before any code (neither red nor green).
         "cannot": "Czytnik nie może sprawdzać legitymacji",
-        "why_no_list": "Brak listy zaufanych wydawców.",
+        "why_no_list": "Brak listy zaufanych wystawców.",
         "why_bad_list": "Listy w czytniku nie przeszły weryfikacji.",
-        "why_anchor": "Brak klucza ministerstwa (kotwicy zaufania) albo jest uszkodzony.",
+        "why_anchor": "Brak klucza ministerstwa (kotwicy zaufania) lub klucz jest uszkodzony.",
         "why_no_url": "Adres, z którego czytnik pobiera listy, nie jest ustawiony.",
         "do_sync": "Naciśnij s, aby pobrać listy (czytnik musi mieć dostęp do sieci).",
-        "do_admin": "Zadzwoń do administratora zestawu; samo pobieranie list tu nie pomoże.",
+        "do_admin": "Zadzwoń do administratora czytnika; pobranie list tu nie pomoże.",
         "tech": "Dla administratora",
         # A camera that is missing or lost takes over the ready screen.
         "no_camera": "Brak kamery — czytnik nie widzi kodów QR",
         "lost_camera": "Kamera przestała działać — czytnik nie widzi kodów QR",
         "camera_advice": (
             "Sprawdź kabel kamery; czytnik sam próbuje ją uruchomić. "
-            "Kod można też wpisać (t) albo zeskanować czytnikiem USB."
+            "Możesz też wpisać kod (t) albo użyć skanera USB."
         ),
         # Status bar (short forms: it must fit 80 columns).
         "cam": "kamera",
         "cam_ok": "ok",
         "cam_off": "wył.",
         "cam_missing": "BRAK",
-        "cam_lost": "UTRACONA",
+        "cam_lost": "AWARIA",
         "fps": "kl/s",
         "tl": "LZ",
         "rl": "LU",
@@ -138,6 +147,7 @@ LABELS = {
         "under26": "under 26",
         "over26": "26 or over",
         "ago": "ago",
+        "just_now": "just now",
         "album": "album no.",
         "no_photo": "ID without a photo",
         "photo_bad": "Photo cannot be displayed",
@@ -241,8 +251,11 @@ def action_line(result: CheckResult, lang: str) -> str:
     if result.verdict is Verdict.INVALID:
         return actions.get(result.reason, actions[Verdict.INVALID])
     if result.verdict is Verdict.WARNING:
-        clock = any(w in CLOCK_WARNINGS for w in result.warnings)
-        return actions["clock" if clock else "lists"]
+        if WarningCode.CLOCK_UNSYNCHRONIZED in result.warnings:
+            return actions["clock"]
+        if any(w in CLOCK_WARNINGS for w in result.warnings):
+            return actions["clock_behind"]
+        return actions["lists"]
     return actions[Verdict.VALID]
 
 

@@ -17,8 +17,8 @@ const TEXTS = {
     "This code has expired; ask the university for a new one.",
   ],
   code_cancelled: [
-    "Ten kod zastąpiło nowsze zamówienie; użyj najnowszego kodu.",
-    "A newer order replaced this code; use the newest one.",
+    "Ten kod zastąpiono nowszym; użyj najnowszego kodu.",
+    "This code was replaced by a newer one; use the newest code.",
   ],
   not_eligible: [
     "Uczelnia nie może teraz wydać mLegitymacji",
@@ -37,7 +37,7 @@ const TEXTS = {
     "The phone's clock is off; set the time automatically and try again.",
   ],
   bad_signature: [
-    "Serwer nie rozpoznał podpisu tego urządzenia.",
+    "Serwer nie przyjął podpisu tego urządzenia.",
     "The server did not accept this device's signature.",
   ],
   unknown_credential: [
@@ -48,10 +48,6 @@ const TEXTS = {
     "Ta legitymacja nie jest związana z tym urządzeniem.",
     "This ID is not bound to this device.",
   ],
-  credential_too_large: [
-    "Dane są za długie, by zmieściły się w kodzie QR; uczelnia musi skrócić wpis, na przykład nazwę uczelni.",
-    "The details are too long to fit a QR code; the university must shorten the record, for example its name.",
-  ],
   photo_no_face: [
     "Na zdjęciu w systemie uczelni nie widać twarzy; dostarcz uczelni nowe zdjęcie legitymacyjne.",
     "No face can be seen in the photo on file; give the university a new ID photo.",
@@ -61,7 +57,7 @@ const TEXTS = {
     "This ID cannot be extended; order a new one at the university.",
   ],
   already_current: [
-    "Nie ma czego przedłużać: legitymacja jest ważna tak długo jak ELS.",
+    "Nie ma czego przedłużać: legitymacja jest ważna tak długo, jak ELS.",
     "Nothing to extend: the ID is valid as long as the student card (ELS).",
   ],
   credential_revoked: [

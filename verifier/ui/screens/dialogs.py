@@ -34,22 +34,22 @@ t type a code   s sync now   h history   i details   l polski
 
 Close this help: Esc, ? or q.""",
     "pl": """\
-Pokaż kamerze kod QR z telefonu studenta albo zeskanuj go czytnikiem
+Zbliż do kamery telefon studenta z kodem QR albo odczytaj kod skanerem
 USB.
 
-✓ WAŻNA   (zielone, znak ✓): legitymacja jest ważna. Porównaj zdjęcie
-          z osobą.
-✗ ODRZUĆ  (czerwone, znak ✗, gruba ramka): legitymacja jest nieważna;
-          pod spodem powód. Ulga nie przysługuje.
-! SPRAWDŹ (żółte, znak !, przerywana ramka): kod jest prawdziwy, ale
-          listy czytnika są nieaktualne albo zegar nie jest ustawiony:
-          zrób to, co mówi linijka pod napisem.
-⚠ Szare okno: czytnik nie może sprawdzać (brak list, brak kamery);
-  w oknie jest powód i co zrobić.
+✓ WAŻNA   (zielone okno, znak ✓): legitymacja jest ważna. Porównaj
+          zdjęcie z osobą.
+✗ ODRZUĆ  (czerwone okno, znak ✗, gruba ramka): legitymacja jest
+          nieważna; pod spodem powód. Ulga nie przysługuje.
+! SPRAWDŹ (żółte okno, znak !, przerywana ramka): kod jest prawdziwy,
+          ale listy czytnika są nieaktualne albo zegar jest niepewny:
+          zrób to, co podaje wiersz pod napisem.
+⚠ Szare okno: czytnik nie może sprawdzać legitymacji (brak list, brak
+  kamery); w oknie podano powód i co zrobić.
 
-Pasek stanu: LZ / LU = wiek listy zaufanych wydawców / listy unieważnień
-(wyróżniony po 24 h albo gdy listy brak); zegar; ✓ ✗ ! = dzisiejsze
-wyniki. Klawisz i pokazuje wszystko w całości.
+Pasek stanu: LZ / LU = wiek listy zaufanych wystawców / listy
+unieważnień (wyróżniony po 24 h albo gdy listy brak); zegar;
+✓ ✗ ! = dzisiejsze wyniki. Klawisz i: pełne informacje.
 
 t wpisz kod   s synchronizuj   h historia   i szczegóły   l English
 ? pomoc   q wyjście

@@ -30,7 +30,6 @@ class StatusInfo:
     clock: str  # "ok", "unsync", "behind"
     counts: tuple[int, int, int]  # valid, invalid, check
     audit_ok: bool = True  # False: verdicts cannot be written to the audit log (a full disk)
-    audit_ok: bool = True  # False: verdicts cannot be written to the audit log (a full disk)
 
 
 def status_fields(info: StatusInfo, lang: str) -> list[Text]:
