@@ -86,3 +86,58 @@ def test_a_camera_lost_mid_stream_is_reported_and_closed(world: World) -> None:
     collector = Collector()
     run(SourceScanner(lambda: source, retry_seconds=0.05), collector)
     assert "lost: camera unplugged" in collector.states and source.closed
+
+
+class EndlessSource:
+    """A camera that keeps delivering the same frame at 30 fps until closed."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def read(self) -> Frame | None:
+        time.sleep(1 / 30)
+        self.t += 1 / 30
+        return Frame(np.full((72, 128), 128, np.uint8), self.t)
+
+    def close(self) -> None:
+        pass
+
+
+def _states_until(scanner: SourceScanner, wanted: str, seconds: float = 20) -> list[str]:
+    collector = Collector()
+    scanner.start(collector.on_texts, collector.on_state)
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(s.startswith(wanted) for s in collector.states):
+                break
+            time.sleep(0.1)
+    finally:
+        scanner.stop()
+    return collector.states
+
+
+def test_a_decode_stuck_on_one_frame_is_reported_not_waited_on_silently() -> None:
+    """The camera runs but the decoder hangs (issue 16): the state says so, and the loop stops
+    counting as progress, so the watchdog (systemd) restarts a kit that stays stuck."""
+    release = threading.Event()
+
+    def hangs(gray: np.ndarray) -> list[str]:
+        release.wait(30)
+        return []
+
+    scanner = SourceScanner(EndlessSource, decode=hangs)
+    try:
+        states = _states_until(scanner, "stalled")
+        assert any(s.startswith("stalled: one frame has been decoding") for s in states), states
+    finally:
+        release.set()
+
+
+def test_a_decoder_that_raises_on_every_frame_is_reported_and_is_still_progress() -> None:
+    def raises(gray: np.ndarray) -> list[str]:
+        raise ValueError("broken frame")
+
+    scanner = SourceScanner(EndlessSource, decode=raises)
+    states = _states_until(scanner, "stalled: every frame")
+    assert any(s.startswith("stalled: every frame fails to decode") for s in states), states

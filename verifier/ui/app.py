@@ -358,12 +358,14 @@ class InspectorApp(App[None]):
         self.render_all()
 
     def camera_key(self) -> str:
-        """The camera's state in one word: "ok", "off", "missing" or "lost"."""
+        """The camera's state in one word: "ok", "off", "missing", "lost" or "stalled"."""
         state = self.camera_state
         if state.startswith("unavailable"):
             return "missing"
         if state.startswith(("lost", "ended")):
             return "lost"
+        if state.startswith("stalled"):  # the camera runs, the decoder does not keep up
+            return "stalled"
         return "ok" if state == "ok" else "off"
 
     def clock_key(self, warnings: frozenset[str] | set[str] = frozenset()) -> str:

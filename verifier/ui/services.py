@@ -116,14 +116,22 @@ class SourceScanner:
 
         loop = ScanLoop(source, on_event, self._decode)
         loop.start()
-        decoded, since = 0, time.monotonic()
+        decoded, errors, since = 0, 0, time.monotonic()
         try:
             while not self._stop.wait(1.0) and not final and loop.running:
                 now = time.monotonic()
-                if loop.frames_decoded != decoded:
-                    self._moved()  # frames arrive and get decoded: the loop is alive
-                on_state("ok", (loop.frames_decoded - decoded) / (now - since))
-                decoded, since = loop.frames_decoded, now
+                # Frames decoded, or refused by a decode that raised: the loop is alive. A
+                # decode stuck on one frame is not, and the watchdog sees that.
+                if loop.frames_decoded != decoded or loop.decode_errors != errors:
+                    self._moved()
+                busy = loop.decode_busy_for
+                if busy > loop.overrun_after:
+                    on_state(f"stalled: one frame has been decoding for {busy:.0f} s", None)
+                elif loop.decode_errors != errors and loop.frames_decoded == decoded:
+                    on_state(f"stalled: every frame fails to decode ({loop.decode_errors})", None)
+                else:
+                    on_state("ok", (loop.frames_decoded - decoded) / (now - since))
+                decoded, errors, since = loop.frames_decoded, loop.decode_errors, now
         finally:
             loop.stop()
         return final[0] if final else None

@@ -21,7 +21,7 @@ ALERT = "bold reverse"  # visible in 16 colours and without colour at all
 
 @dataclass(frozen=True)
 class StatusInfo:
-    camera: str  # "ok", "off", "missing", "lost"
+    camera: str  # "ok", "off", "missing", "lost", "stalled"
     fps: float | None
     trust_list_age: float | None
     revocation_age: float | None
@@ -35,11 +35,12 @@ class StatusInfo:
 def status_fields(info: StatusInfo, lang: str) -> list[Text]:
     """The bar's fields, most important first."""
     fields: list[Text] = []
-    cam = {"ok": "cam_ok", "off": "cam_off", "missing": "cam_missing", "lost": "cam_lost"}
+    cam = {"ok": "cam_ok", "off": "cam_off", "missing": "cam_missing", "lost": "cam_lost",
+           "stalled": "cam_stalled"}
     camera = Text(f"{label('cam', lang)} {label(cam.get(info.camera, 'cam_lost'), lang)}")
     if info.camera == "ok" and info.fps:
         camera.append(f" {info.fps:.0f} {label('fps', lang)}")
-    if info.camera in ("missing", "lost"):
+    if info.camera in ("missing", "lost", "stalled"):
         camera.stylize(ALERT)
     fields.append(camera)
     if not info.audit_ok:
