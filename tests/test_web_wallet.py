@@ -603,7 +603,7 @@ def test_no_extend_button_when_there_is_nothing_to_extend(page: Any, issuer: Fak
 @pytest.mark.parametrize(
     ("extended_exp", "clock_offset", "message"),
     [
-        (None, 0, "Nie ma czego przedłużać: legitymacja jest ważna tak długo jak ELS. "
+        (None, 0, "Nie ma czego przedłużać: legitymacja jest ważna tak długo, jak ELS. "
                   "Nothing to extend: the ID is valid as long as the student card (ELS)."),
         (EXTENDED_EXP, 3600, CLOCK_MESSAGE),
     ],
