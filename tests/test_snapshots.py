@@ -118,6 +118,7 @@ def inspector(state: str, language: str = "pl", colours: str = "truecolor") -> I
     services = Services(load_trust=load, clock=clock, feedback=NoFeedback())
     cls = ConsoleInspector if colours == "16" else InspectorApp
     app = cls(services, language=language, photo_mode="halfblock")
+    app.version_text = "mleg-verifier 0.1.0 (commit 0123456789ab)"  # not the build's own
     if state == "no_camera":
         app.camera_state = "unavailable: no camera found (/dev/video0)"
     elif state != "no_trust_list":

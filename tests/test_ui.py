@@ -537,6 +537,8 @@ async def test_help_fits_80_columns_and_says_how_to_close(world: World) -> None:
             box = app.screen.query_one("#help")
             assert box.size.width <= 80 and box.region.right <= 80
             assert close in str(box.render())
+            # The build, so an operator can tell which version a kit runs (issue 13).
+            assert "mleg-verifier " in str(box.render()) and "(commit " in str(box.render())
 
 
 async def test_polish_everywhere_on_the_scan_screen_and_history(world: World) -> None:

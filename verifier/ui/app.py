@@ -20,6 +20,7 @@ from verifier.core.reasons import Verdict, WarningCode
 from verifier.core.result import CheckResult
 from verifier.core.textout import warsaw
 from verifier.device.audit import AuditWriteError, day_start
+from verifier.device.buildinfo import version_line
 from verifier.device.trustdata import TrustData
 from verifier.imaging.pipeline import check_texts, pick_text
 from verifier.imaging.portrait import Portrait, PortraitCache
@@ -106,6 +107,8 @@ class InspectorApp(App[None]):
         photo_mode: str = "auto",
     ) -> None:
         super().__init__()
+        # Shown at the foot of the help, so an operator can tell which build a kit runs.
+        self.version_text = version_line("mleg-verifier")
         # Sixel or half-blocks: the terminal is asked now, before Textual takes it over.
         self.photo_mode = detect_photo_mode() if photo_mode == "auto" else photo_mode
         self.portraits = PortraitCache()
@@ -550,7 +553,7 @@ class InspectorApp(App[None]):
             self.push_screen(InfoScreen(self.info_text()))
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.language))
+        self.push_screen(HelpScreen(self.language, self.version_text))
 
     def action_quit_app(self) -> None:
         if not self.kiosk:

@@ -61,12 +61,15 @@ Zamknij pomoc: Esc, ? albo q.""",
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close")]
 
-    def __init__(self, lang: str) -> None:
+    def __init__(self, lang: str, version: str = "") -> None:
         super().__init__()
         self.lang = lang
+        self.version = version
 
     def compose(self) -> ComposeResult:
-        yield Static(HELP.get(self.lang, HELP["en"]), id="help")
+        text = HELP.get(self.lang, HELP["en"])
+        # On the closing line: at 80x24 the help has no row to spare.
+        yield Static(f"{text}   {self.version}" if self.version else text, id="help")
 
 
 QUIT_TEXT = {
