@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from verifier.core.errors import ConfigError, FormatError, ListError
 from verifier.core.keys import Anchor
@@ -15,6 +16,8 @@ from verifier.core.signedlist import open_signed_list
 from verifier.core.trustlist import TrustList
 from verifier.device.config import Config
 from verifier.device.store import ListStore
+
+_List = TypeVar("_List", TrustList, RevocationList)
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,10 @@ def _swapped(raw: bytes, anchor: Anchor, expected: str) -> str | None:
     return None
 
 
-def _load_list(path: Path, what: str, anchor: Anchor) -> TrustList | RevocationList:
+def _load_list(path: Path, what: str, anchor: Anchor, kind: type[_List]) -> _List:
     raw = _read(path, what)
     try:
-        if what == "trust list":
-            return TrustList.from_bytes(raw, anchor)
-        return RevocationList.from_bytes(raw, anchor)
+        return kind.from_bytes(raw, anchor)
     except ListError:
         swapped = _swapped(raw, anchor, what)
         if swapped is not None:
@@ -81,9 +82,7 @@ def load_trust_data(
     store = ListStore(config.cache_dir, anchor)
     try:
         if trust_list_path is not None:
-            loaded = _load_list(trust_list_path, "trust list", anchor)
-            assert isinstance(loaded, TrustList)
-            trust_list = loaded
+            trust_list = _load_list(trust_list_path, "trust list", anchor, TrustList)
         else:
             cached = store.trust_list()
             if cached is None:
@@ -94,9 +93,7 @@ def load_trust_data(
         if no_revocation_list:
             revocations = None
         elif revocation_path is not None:
-            loaded = _load_list(revocation_path, "revocation list", anchor)
-            assert isinstance(loaded, RevocationList)
-            revocations = loaded
+            revocations = _load_list(revocation_path, "revocation list", anchor, RevocationList)
         else:
             revocations = store.revocations()
     except ListError as exc:
