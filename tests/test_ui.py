@@ -147,6 +147,19 @@ async def test_history_keeps_no_names_and_shows_every_check(world: World) -> Non
         assert "unknown_issuer" not in details and "expired:" not in details
 
 
+async def test_an_issuer_name_with_terminal_controls_never_reaches_the_history() -> None:
+    """The ministry signs the trust list, but the spec does not forbid controls in its names."""
+    from issuer_stub.authority import University
+
+    world = World(uni=University("PL-1043", "Uczelnia\x1b[2J\u202eTestowa"))
+    app, _, _ = make_app(world)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.submit_texts([world.wallet().present(NOW)])
+        await pilot.pause()
+        (entry,) = app.history
+        assert entry.issuer == "Uczelnia\ufffd[2J\ufffdTestowa"
+
+
 async def test_without_trust_list_it_says_so_before_scanning() -> None:
     from verifier.core.errors import ConfigError
 

@@ -18,7 +18,7 @@ from verifier.core.errors import VerifierError
 from verifier.core.policy import list_warnings
 from verifier.core.reasons import Verdict, WarningCode
 from verifier.core.result import CheckResult
-from verifier.core.textout import warsaw
+from verifier.core.textout import one_line, warsaw
 from verifier.device.audit import AuditWriteError, day_start
 from verifier.device.buildinfo import version_line
 from verifier.device.trustdata import TrustData
@@ -279,7 +279,11 @@ class InspectorApp(App[None]):
                 verdict=result.verdict,
                 reason=result.reason,
                 warnings=result.warnings,
-                issuer=None if result.credential is None else result.credential.issuer_name,
+                # The trust list's name is signed by the ministry, but nothing in the spec
+                # forbids control characters in it: never let one reach the terminal.
+                issuer=(
+                    None if result.credential is None else one_line(result.credential.issuer_name)
+                ),
                 checks=result.checks,
                 detail=result.detail,
             )
