@@ -27,6 +27,7 @@ from issuer_stub import codesize
 from issuer_stub.codesize import MAX_PORTRAIT_BYTES
 from issuer_stub.errors import InvalidInput
 from issuer_stub.signing import StudentData
+from verifier.core.credential import photo_format
 
 # What a photo handed to the issuer may be. A phone's camera makes 12-50 megapixels.
 INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "AVIF")
@@ -207,13 +208,8 @@ def fit_student(student: StudentData, iss: str) -> StudentData:
 
 def photo_type(data: bytes) -> str | None:
     """The MIME type ML1 tells by the first bytes (section 3), or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[4:12] == b"ftypavif":
-        return "image/avif"
-    return None
+    kind = photo_format(data)
+    return None if kind is None else f"image/{kind}"
 
 
 def synthetic_face(seed: str, width: int = 240, height: int = 320) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any
 from issuer_stub import pesel as pesel_rules
 from issuer_stub.errors import InvalidInput
 from issuer_stub.records import ACTIVE, STATUSES, StudentRecord
+from verifier.core.credential import photo_format
 from verifier.core.textout import warsaw
 
 # A photo handed in: the issuer makes the credential's portrait from it (issuer_stub/photos.py).
@@ -34,8 +35,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def check_photo(data: bytes) -> bytes:
     """A JPEG, PNG, WebP or AVIF file (by its first bytes) of at most 25 MiB: the photo the
     portrait is made from (the office does that; nothing is stored as it comes)."""
-    if not (data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"))
-            or (data[:4] == b"RIFF" and data[8:12] == b"WEBP") or data[4:12] == b"ftypavif"):
+    if not (data.startswith(b"\x89PNG\r\n\x1a\n") or photo_format(data) is not None):
         raise InvalidInput("the photo must be a JPEG, PNG, WebP or AVIF image", "photo_type")
     if len(data) > MAX_PHOTO_INPUT_BYTES:
         raise InvalidInput(

@@ -32,7 +32,7 @@ MIN_BIRTH_YEAR = 1900
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Categories that could make a screen show other text than was signed (section 3): controls,
 # format characters (bidi overrides, zero-width), line and paragraph separators.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def photo_format(photo: bytes) -> str | None:
@@ -47,7 +47,7 @@ def photo_format(photo: bytes) -> str | None:
 
 
 def _displayable(value: str, name: str) -> str:
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+    if any(unicodedata.category(ch) in UNSAFE_CATEGORIES for ch in value):
         raise FormatError(f"{name} holds a control, format or separator character")
     return value
 

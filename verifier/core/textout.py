@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, date, datetime, tzinfo
 
+from verifier.core.credential import UNSAFE_CATEGORIES
 from verifier.core.reasons import Verdict, describe
 from verifier.core.result import CheckResult
 
@@ -67,13 +68,17 @@ def last_valid_day(exp: int) -> str:
     return day_text(exp - 1)
 
 
+# Printed escaped on a terminal: what a screen could misshow, and lone surrogates.
+_ESCAPED = UNSAFE_CATEGORIES | {"Cs"}
+
+
 def one_line(text: str) -> str:
     """Text for a one-line record: controls, format and separator characters become U+FFFD.
 
     The holder's fields are refused with them by the core; the issuer's name comes from the
     anchor-signed trust list, which has no such rule, and must not break a record in two.
     """
-    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c
+    return "".join("\ufffd" if unicodedata.category(c) in UNSAFE_CATEGORIES else c
                    for c in text)
 
 
@@ -83,7 +88,7 @@ def escaped(text: str) -> str:
     shown as ``\\x1b``/``\\u202e`` instead of acting on the terminal or breaking the line."""
     out = []
     for c in text:
-        if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+        if unicodedata.category(c) in _ESCAPED:
             out.append(f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
         else:
             out.append(c)

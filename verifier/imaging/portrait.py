@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from verifier.core.credential import photo_format
+
 MAX_SIDE = 256  # pixels, either side (spec section 3)
 # Revision 1 allowed 2048-byte JPEGs; the core enforces the current bound, this one only keeps
 # a bug upstream from handing the decoder something large.
@@ -29,14 +31,9 @@ MAX_BYTES = 4096
 
 
 def sniff(data: bytes) -> str | None:
-    """The Pillow format the first bytes announce (spec section 3), or None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    if len(data) >= 12 and data[4:12] == b"ftypavif":
-        return "AVIF"
-    return None
+    """The Pillow format the first bytes announce (the core's rule, spec section 3), or None."""
+    kind = photo_format(data)
+    return None if kind is None else kind.upper()
 
 
 @dataclass(frozen=True)
