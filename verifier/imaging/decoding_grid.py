@@ -456,12 +456,14 @@ def polish_grid(
             break
         improved = False
         for k in range(4):
-            for d in ((step, 0), (-step, 0), (0, step), (0, -step)):
-                trial = quad.copy()
-                trial[k] += d
-                value = score(trial)
-                if value > best:
-                    best, quad, improved = value, trial, True
+            for axis in (0, 1):
+                for sign in (1, -1):
+                    trial = quad.copy()
+                    trial[k, axis] += sign * step
+                    value = score(trial)
+                    if value > best:
+                        best, quad, improved = value, trial, True
+                        break  # the way back is the outline just left: no need to score it
         if not improved:
             step /= 2
     return cv2.getPerspectiveTransform(square, quad)
@@ -521,8 +523,12 @@ def warp_modules(gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int 
 def sample_modules(
     gray: np.ndarray, frame_to_module: np.ndarray, n: int, px: int = 4
 ) -> np.ndarray:
-    """Mean grey level of each module."""
-    return warp_modules(gray, frame_to_module, n, px).reshape(n, px, n, px).mean(axis=(1, 3))
+    """Mean grey level of each module (an area resize is that block mean, ~10x faster than
+    numpy's)."""
+    import cv2
+
+    warped = warp_modules(gray, frame_to_module, n, px)
+    return cv2.resize(warped, (n, n), interpolation=cv2.INTER_AREA)
 
 
 def refine_dense(
@@ -549,7 +555,13 @@ def refine_dense(
     n = dark.shape[0]
     spend(budget)
     warped = warp_modules(gray, frame_to_module, n, px)
-    expected = np.kron(np.where(dark, 0.0, 1.0), np.ones((px, px))).astype(np.float32)
+    expected = cv2.resize(
+        np.where(dark, 0.0, 1.0).astype(np.float32),
+        None,
+        fx=px,
+        fy=px,
+        interpolation=cv2.INTER_NEAREST,
+    )
     module_pts, frame_pts = [], []
     starts = range(0, n - tile // 2, tile)
     for y0 in starts:
@@ -653,8 +665,10 @@ def _near_finders(n: int) -> np.ndarray:
 
 def render(dark: np.ndarray, scale: int = 4, quiet: int = 4) -> np.ndarray:
     """A clean symbol image (dark = 0) with a quiet zone, for zxing's pure-symbol reader."""
-    padded = np.pad(dark, quiet)
-    return np.where(np.kron(padded, np.ones((scale, scale), bool)), 0, 255).astype(np.uint8)
+    import cv2
+
+    modules = np.where(np.pad(dark, quiet), 0, 255).astype(np.uint8)
+    return cv2.resize(modules, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
 def qr_results(results: list) -> list:
@@ -795,11 +809,47 @@ class Symbol:
             return None
         frame_to_module = to_module @ self.to_view
         spend(self.budget)
-        values = sample_modules(self.gray, frame_to_module, symbol_size(version), px=2)
-        if self.inverted:
-            values = 255 - values
-        agreement = fixed_agreement(values, fixed_modules(version), near)
+        n = symbol_size(version)
+        if near and n >= 2 * _NEAR_BLOCK:
+            agreement = _near_agreement(self.gray, frame_to_module, version, self.inverted)
+        else:
+            values = sample_modules(self.gray, frame_to_module, n, px=2)
+            if self.inverted:
+                values = 255 - values
+            agreement = fixed_agreement(values, fixed_modules(version), near)
         return Located(version, frame_to_module, self.inverted, agreement)
+
+
+#: Modules a side of the corner blocks ``_near_agreement`` samples: the 11 near a finder
+#: and the 4 more the 9x9 local mean of ``fixed_agreement`` reaches.
+_NEAR_BLOCK = 15
+
+
+def _near_agreement(
+    gray: np.ndarray, frame_to_module: np.ndarray, version: int, inverted: bool, px: int = 2
+) -> float:
+    """``fixed_agreement(..., near=True)`` of the whole symbol sampled, from only the three
+    finder corners sampled (the same value: the local mean never reaches further): for the
+    version ranking, 5-15 % of the sampling."""
+    import cv2
+
+    n = symbol_size(version)
+    fixed = fixed_modules(version)
+    size, near = _NEAR_BLOCK, 11
+    hits, total = 0, 0
+    for r0, c0 in ((0, 0), (0, n - size), (n - size, 0)):
+        shift = np.array([[1, 0, -c0], [0, 1, -r0], [0, 0, 1]], np.float64)
+        values = sample_modules(gray, shift @ frame_to_module, size, px)
+        if inverted:
+            values = 255 - values
+        dark = values < cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
+        rows = slice(0, near) if r0 == 0 else slice(size - near, size)
+        cols = slice(0, near) if c0 == 0 else slice(size - near, size)
+        known = fixed.known[r0 : r0 + size, c0 : c0 + size][rows, cols]
+        want = fixed.dark[r0 : r0 + size, c0 : c0 + size][rows, cols]
+        hits += int(np.count_nonzero(dark[rows, cols][known] == want[known]))
+        total += int(np.count_nonzero(known))
+    return hits / total  # never 0: the finders are always there
 
 
 def read_located(
