@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import cv2
@@ -71,9 +72,9 @@ class Condition:
     pwm_duty: float = 0.35  # share of each PWM period the screen is lit
     pwm_phase: float = 0.0  # in periods
     glare: float = 0.0  # peak of the specular blob, in units of the screen's white
-    glare_radius: float = 0.12  # fraction of the frame's height
-    glare_x: float = 0.5  # where, fraction of the frame
-    glare_y: float = 0.4
+    glare_radius: float = 0.25  # sigma, as a fraction of the code's side in the frame
+    glare_x: float = 0.0  # its centre from the code's centre, in code sides (-0.5..0.5: on it)
+    glare_y: float = 0.0
     ambient: float = 0.35  # illuminance: a white paper's luminance, in units of screen white
     screen_reflect: float = 0.02  # the screen's diffuse reflectance (glass and stack)
     noise: float = 1.0  # multiplies the sensor's shot and read noise
@@ -420,6 +421,8 @@ def frame(text: str, cond: Condition, seed: int = 0) -> np.ndarray:
     fv = np.hypot(np.gradient(v, axis=1), np.gradient(v, axis=0))
     bx0, by0, bx1, by1 = scr.code_box
     centre = cv2.perspectiveTransform(np.float32([[[(bx0 + bx1) / 2, (by0 + by1) / 2]]]), hom)
+    code_cam = cv2.perspectiveTransform(
+        np.float32([[[bx0, by0], [bx1, by0], [bx1, by1], [bx0, by1]]]), hom)
     px = np.clip(np.rint(centre.reshape(2)), 0, [w - 1, h - 1]).astype(int)
     foot = float(fu[px[1], px[0]])
     level = max(0, min(4, math.floor(math.log2(max(foot, 1.0)))))
@@ -449,8 +452,9 @@ def frame(text: str, cond: Condition, seed: int = 0) -> np.ndarray:
     if cond.finger > 0 and cond.phone:
         light = _thumb(light, cond, scr, hom, rng)
     if cond.glare > 0:
-        gx, gy = cond.glare_x * w, cond.glare_y * h
-        r = cond.glare_radius * h
+        side = float(np.sqrt(cv2.contourArea(code_cam)))
+        gx, gy = centre.reshape(2) + side * np.array([cond.glare_x, cond.glare_y])
+        r = cond.glare_radius * side
         blob = np.exp(-(((xx - gx) ** 2 + ((yy - gy) * 1.4) ** 2) / (2 * r * r)))
         light += (cond.glare * cond.brightness * blob * phone).astype(np.float32)
     sigma = max(cond.defocus, 0.0)
@@ -535,9 +539,54 @@ def _jitter(cond: Condition, i: int, rng_phase: np.ndarray, amount: float) -> Co
         tilt_x=cond.tilt_x + amount * 1.0 * math.sin(2 * math.pi * 0.3 * t + p[5]),
         tilt_y=cond.tilt_y + amount * 1.0 * math.sin(2 * math.pi * 0.35 * t + p[6]),
         pwm_phase=cond.pwm_phase + i * (0.23 + 0.1 * math.sin(p[7])),
-        glare_x=cond.glare_x + 0.04 * amount * math.sin(2 * math.pi * 0.6 * t + p[8]),
-        glare_y=cond.glare_y + 0.03 * amount * math.sin(2 * math.pi * 0.5 * t + p[9]),
+        glare_x=cond.glare_x + 0.08 * amount * math.sin(2 * math.pi * 0.6 * t + p[8]),
+        glare_y=cond.glare_y + 0.06 * amount * math.sin(2 * math.pi * 0.5 * t + p[9]),
     )
+
+
+class Clip(Sequence[np.ndarray]):
+    """Consecutive 30 fps frames, each rendered when first asked for (a live-loop simulation
+    that skips frames never pays for them) and kept."""
+
+    def __init__(
+        self,
+        text: str,
+        conds: tuple[Condition, ...],
+        frames: int,
+        seed: int,
+        hold: int = 0,
+        jitter: float = 1.0,
+    ) -> None:
+        if not conds:
+            raise ValueError("a clip needs at least one Condition")
+        self.text, self.conds, self.frames, self.seed = text, conds, frames, seed
+        self.hold, self.jitter = hold, jitter
+        self.phases = np.random.default_rng(seed).uniform(0, 2 * np.pi, 10)
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.frames + self.hold
+
+    def condition(self, i: int) -> Condition:
+        conds = self.conds
+        if len(conds) == 1 or i >= self.frames:
+            base = conds[-1]
+        else:
+            x = i / max(self.frames - 1, 1) * (len(conds) - 1)
+            k = min(int(x), len(conds) - 2)
+            s = x - k
+            base = interpolate(conds[k], conds[k + 1], s * s * (3 - 2 * s))
+        return _jitter(base, i, self.phases, self.jitter)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        if i not in self._cache:
+            self._cache[i] = frame(self.text, self.condition(i), self.seed * 100_003 + i)
+        return self._cache[i]
 
 
 def clip(
@@ -551,31 +600,18 @@ def clip(
     """Consecutive 30 fps frames. One condition: the phone held there (hand jitter, PWM band
     phase, glare position and noise move between frames). Several: the conditions are
     keyframes passed through evenly over ``frames`` frames (eased), then ``hold`` more
-    frames at the last one."""
-    if not conds:
-        raise ValueError("clip needs at least one Condition")
-    rng = np.random.default_rng(seed)
-    phases = rng.uniform(0, 2 * np.pi, 10)
-    out = []
-    for i in range(frames + hold):
-        if len(conds) == 1 or i >= frames:
-            base = conds[-1]
-        else:
-            x = i / max(frames - 1, 1) * (len(conds) - 1)
-            k = min(int(x), len(conds) - 2)
-            s = x - k
-            base = interpolate(conds[k], conds[k + 1], s * s * (3 - 2 * s))
-        out.append(frame(text, _jitter(base, i, phases, jitter), seed * 100_003 + i))
-    return out
+    frames at the last one. ``Clip`` is the same, rendered lazily."""
+    return list(Clip(text, conds, frames, seed, hold, jitter))
 
 
 def approach_clip(
     text: str, cond: Condition, seed: int = 0, frames: int = 60, hold: int = 45
-) -> list[np.ndarray]:
+) -> Clip:
     """A phone brought towards the camera over ``frames`` frames (2 s) while autofocus
-    settles: from 1.2 px/module and defocus 3.0 to ``cond``, then held for ``hold`` frames."""
+    settles: from 1.2 px/module and defocus 3.0 to ``cond``, then held for ``hold`` frames
+    (bench_decode's ``approach_clip`` on a phone screen; lazily rendered)."""
     far = replace(cond, ppm=min(1.2, cond.ppm), defocus=max(3.0, cond.defocus), cx=0.5, cy=0.5)
-    return clip(text, far, cond, frames=frames, seed=seed, hold=hold)
+    return Clip(text, (far, cond), frames, seed, hold)
 
 
 # --------------------------------------------------------------------------- presets
@@ -595,45 +631,49 @@ def _p(name: str, about: str, **values: object) -> Preset:
 
 #: Applied to every row before its own values: moderate variation of an ordinary scan.
 COMMON: dict[str, object] = {
-    "ppm": (3.3, 4.5),
+    "ppm": (3.0, 4.2),
     "tilt": (0.0, 15.0),
     "roll": (0.0, 360.0),
-    "defocus": (0.5, 1.0),
-    "motion": (0.0, 1.5),
-    "skew": (-3.0, 3.0),
-    "brightness": (0.8, 1.2),
-    "ambient": (0.25, 0.5),
+    "defocus": (0.7, 1.2),
+    "motion": (0.5, 2.0),
+    "motion_angle": (0.0, 180.0),
+    "skew": (-4.0, 4.0),
+    "brightness": (0.7, 1.2),
+    "ambient": (0.25, 0.6),
     "cx": (0.2, 0.8),
     "cy": (0.2, 0.8),
-    "subpixel": (0.6, 1.0),
-    "noise": (0.8, 1.3),
+    "subpixel": (0.7, 1.0),
+    "noise": (1.0, 1.5),
 }
 
 PRESETS: tuple[Preset, ...] = (
     _p("easy", "baseline: 4-5 px/module, sharp, little tilt, indoor light",
-       ppm=(4.0, 5.0), tilt=(0.0, 8.0), defocus=(0.5, 0.7), motion=(0.0, 0.8)),
+       ppm=(4.0, 5.0), tilt=(0.0, 8.0), defocus=(0.5, 0.7), motion=(0.0, 0.8), noise=(0.8, 1.2)),
     _p("pwm-low", "OLED PWM at low brightness: deep dark bands, 40-120 rows",
-       brightness=(0.25, 0.4), pwm_depth=(0.6, 0.9), pwm_period=(40.0, 120.0),
-       pwm_duty=(0.2, 0.4), pwm_phase=(0.0, 1.0), ambient=(0.08, 0.15)),
+       brightness=(0.25, 0.4), pwm_depth=(0.75, 0.95), pwm_period=(50.0, 120.0),
+       pwm_duty=(0.15, 0.35), pwm_phase=(0.0, 1.0), ambient=(0.08, 0.15)),
     _p("pwm-none", "the same dim screen without PWM (DC dimming)",
        brightness=(0.25, 0.4), ambient=(0.08, 0.15)),
     _p("tilt-30", "tilt 30 deg about either axis", tilt=(28.0, 32.0)),
     _p("tilt-40", "tilt 40 deg about either axis", tilt=(38.0, 42.0)),
     _p("tilt-50", "tilt 50 deg about either axis", tilt=(48.0, 50.0)),
-    _p("defocus-1.5", "defocus sigma 1.5 px", defocus=(1.4, 1.6)),
-    _p("defocus-2.5", "defocus sigma 2.5 px", defocus=(2.4, 2.6)),
+    _p("defocus-1.5", "defocus sigma 1.5 px (at 3.5-4.5 px/module)", defocus=(1.4, 1.6),
+       ppm=(3.5, 4.5)),
+    _p("defocus-2.5", "defocus sigma 2.5 px (at 3.5-4.5 px/module)", defocus=(2.4, 2.6),
+       ppm=(3.5, 4.5)),
     _p("motion-3.5", "hand motion blur 3.5 px, any direction",
        motion=(3.3, 3.7), motion_angle=(0.0, 180.0), skew=(-6.0, 6.0)),
     _p("motion-6-train", "train: 6 px mostly horizontal, shaken",
        motion=(5.7, 6.3), motion_angle=(-15.0, 15.0), shake=(0.15, 0.35), skew=(-10.0, 10.0)),
-    _p("glare-strong", "specular glare blob at 0.6-1x the screen's white",
-       glare=(0.6, 1.0), glare_radius=(0.08, 0.16), glare_x=(0.35, 0.65), glare_y=(0.3, 0.7)),
+    _p("glare-strong", "a soft specular blob on the code, 1.5-3x the screen's white",
+       glare=(1.5, 3.0), glare_radius=(0.15, 0.3), glare_x=(-0.3, 0.3), glare_y=(-0.3, 0.3)),
     _p("glare-saturating", "glare that saturates the sensor over part of the code",
-       glare=(2.5, 5.0), glare_radius=(0.06, 0.12), glare_x=(0.35, 0.65), glare_y=(0.3, 0.7)),
+       glare=(5.0, 12.0), glare_radius=(0.1, 0.22), glare_x=(-0.3, 0.3), glare_y=(-0.3, 0.3)),
     _p("sun", "sunlit scene: screen at full brightness, washed out by reflections",
-       ambient=(15.0, 30.0), brightness=(1.8, 2.5), screen_reflect=(0.015, 0.03)),
-    _p("night", "dark scene, dimmed screen, high gain, strong noise",
-       ambient=(0.002, 0.01), brightness=(0.12, 0.25), noise=(1.5, 2.0), max_gain=16.0),
+       ambient=(15.0, 30.0), brightness=(1.8, 2.5), screen_reflect=(0.04, 0.1)),
+    _p("night", "dark scene, screen at its dimmest, high gain, strong noise, longer exposure",
+       ambient=(0.0005, 0.003), brightness=(0.03, 0.08), noise=(1.5, 2.5), max_gain=16.0,
+       motion=(1.0, 3.0)),
     _p("ppm-2.5", "2.5 px per module", ppm=(2.4, 2.6)),
     _p("ppm-2.75", "2.75 px per module", ppm=(2.65, 2.85)),
     _p("ppm-3", "3 px per module", ppm=(2.9, 3.1)),
@@ -650,12 +690,16 @@ PRESETS: tuple[Preset, ...] = (
 
 PRESET_NAMES = tuple(p.name for p in PRESETS)
 
+#: Where an approach clip ends (not a row of its own): an ordinary scan at arm's length.
+APPROACH = _p("approach", "the end of an approach: 3-4 px/module, focus settled",
+              ppm=(3.0, 4.0), defocus=(0.6, 1.0))
+
 _SCREENS = ((1440, 3200), (1080, 2400), (1080, 2340), (1170, 2532))
 
 
 def sample(name: str, rng: np.random.Generator) -> Condition:
     """A condition drawn around preset ``name``: its ranges, else the common ones."""
-    preset = next((p for p in PRESETS if p.name == name), None)
+    preset = next((p for p in (*PRESETS, APPROACH) if p.name == name), None)
     if preset is None:
         raise KeyError(f"no preset {name!r}; presets: {', '.join(PRESET_NAMES)}")
     values = {**COMMON, **preset.values}
@@ -727,6 +771,7 @@ if __name__ == "__main__":
 __all__ = [
     "PRESETS",
     "PRESET_NAMES",
+    "Clip",
     "Condition",
     "Preset",
     "approach_clip",
