@@ -61,16 +61,17 @@ def clip_frames(texts: list[str], clips: int) -> Frames:
     return [(g, t) for seed, t in enumerate(texts[:clips]) for g in approach_clip(t, seed)]
 
 
-def condition_frames(limit: int | None) -> Frames | None:
-    """Code frames of ``bench/phonesim.py``'s condition presets (None if it is not here)."""
+def condition_frames(per_row: int, seed: int = 0) -> Frames | None:
+    """``per_row`` frames of every condition preset of ``bench/phonesim.py`` at versions 15
+    and 27 (the sizes of ML1 revision 2); None where phonesim is not in this checkout."""
     if not (REPO / "bench" / "phonesim.py").is_file():
         return None
-    phonesim = importlib.import_module("phonesim")
+    ps = importlib.import_module("phonesim")
     frames: Frames = []
-    for gray, text in phonesim.code_frames():  # type: ignore[attr-defined]
-        frames.append((gray, text))
-        if limit is not None and len(frames) >= limit:
-            break
+    for version in (15, 27):
+        text = ps.ml1_text(version)
+        for name in ps.PRESET_NAMES:
+            frames += [(gray, text) for _c, gray in ps.preset_frames(text, name, per_row, seed)]
     return frames
 
 
@@ -145,6 +146,33 @@ def measure(frames: Frames, decoder: Any) -> Iterator[tuple[float, bool, int, st
         yield cpu, text in texts, getattr(decoder, "last_work", 0), decoder.last_stage
 
 
+def camera(frames: Frames, still: bool, hold: int) -> tuple[list[float], int, list[int]]:
+    """The resumable decoder (``frame_work``) as the scan loop would run it: the clip's
+    frames in order, or (``still``) each frame held in front of the camera for up to
+    ``hold`` calls, until it reads or its work is over. (CPU ms per call, frames read,
+    calls each read took.)"""
+    from verifier.imaging.decoding import FRAME_WORK, PipelineDecoder
+
+    cpu: list[float] = []
+    calls: list[int] = []
+    reads = 0
+    decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    for gray, text in frames:
+        if still:
+            decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+        for call in range(hold if still else 1):
+            start = time.thread_time()
+            texts = decoder.decode(gray)
+            cpu.append((time.thread_time() - start) * 1000)
+            if text in texts:
+                reads += 1
+                calls.append(call + 1)
+                break
+            if decoder._pending is None:  # nothing more to do on this frame
+                break
+    return cpu, reads, calls
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -174,8 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--src", type=Path, help="import verifier from this checkout instead")
     parser.add_argument("--clips", type=int, default=5, help="approach clips (of 105 frames)")
-    parser.add_argument("--conditions", type=int, help="at most this many condition frames")
+    parser.add_argument(
+        "--conditions", type=int, default=4, help="frames per phonesim preset and version"
+    )
     parser.add_argument("--stages", action="store_true", help="also time each step")
+    parser.add_argument("--hold", type=int, default=30, help="calls a still frame is held")
+    parser.add_argument("--no-camera", action="store_true", help="skip the resumable decoder")
     parser.add_argument(
         "--label", default="", help="a name for this code in the tables (before / after)"
     )
@@ -188,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
 
     corpus, texts = corpus_frames()
     sets = [("corpus", corpus), ("approach clips", clip_frames(texts, args.clips))]
-    conditions = condition_frames(args.conditions)
+    conditions = condition_frames(args.conditions) if args.conditions else None
     if conditions is not None:
         sets.append(("conditions", conditions))
     timer = StageTimer() if args.stages else None
@@ -208,6 +240,32 @@ def main(argv: list[str] | None = None) -> int:
         every += cpu
         print(row(label, cpu, sum(r[1] for r in results), grid))
     print(row("all", every, 0, []).replace("| 0 |", "| - |", 1))
+    if hasattr(decoder, "frame_work") and not args.no_camera:
+        from verifier.imaging.decoding import FRAME_WORK
+
+        print(
+            f"\n### Resumable decoder{tag}: frame_work={FRAME_WORK} units a call, no time "
+            f"budget (still frames held up to {args.hold} calls)\n"
+        )
+        print(
+            "\n".join(HEAD)
+            .replace("| code frames |", "| calls |", 1)
+            .replace("frames past zxing: median / p95", "calls to a read: median / max", 1)
+        )
+        every = []
+        for label, frames in sets:
+            if not frames:
+                continue
+            cpu, reads, calls = camera(frames, label != "approach clips", args.hold)
+            every += cpu
+            shown = [float(c) for c in calls]
+            line = row(label, cpu, reads, [])
+            if shown:
+                line = line.replace(
+                    "| - |", f"| {statistics.median(shown):.0f} / {max(shown):.0f} |", 1
+                )
+            print(line)
+        print(row("all", every, 0, []).replace("| 0 |", "| - |", 1))
     if timer is not None:
         total = sum(timer.totals.values())
         print(f"\n### Where the time goes{tag}: exclusive CPU ms over all frames\n")

@@ -2,17 +2,29 @@
 
 Every expensive step of the module-grid reader (a template match, a warp of the symbol, a
 polish evaluation, an equaliser fit, a zxing read of the rendered symbol) calls
-``Budget.spend()``, which counts one unit of work and checks the deadline. So a frame costs at
-most the budget plus one such step, whatever its geometry, and the count is a measure of work
-that does not depend on the machine (the tests bound it, not the wall time).
+``Budget.spend(units)`` before it runs, which counts the units and checks the deadline and
+the caps. So a frame costs at most the budget plus one such step, whatever its geometry.
+
+A unit is calibrated to CPU time: about 0.1 ms of one core of the development machine
+(``bench/bench_speed.py`` fits it), so about 0.4 ms on a Pi 4 (0.26-0.6) and 0.8 ms on a
+Zero 2 W; each step spends units in proportion to the pixels it touches. The count does not
+depend on the machine, so a cap in units bounds the time on a Pi by construction, and the
+tests bound it, not the wall time.
+
+A budget can also be resumed (``resume``): a symbol's work cut at the end of one frame's
+slice goes on in the next, and the steps already done are not paid again (``remember``).
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 from verifier.core.errors import VerifierError
+
+T = TypeVar("T")
 
 
 class OutOfBudget(VerifierError):
@@ -24,7 +36,8 @@ class OutOfBudget(VerifierError):
 
 class Budget:
     """``seconds`` of time (None: no deadline) and ``max_work`` units (None: no cap) from
-    the moment it is made; ``work`` counts the units spent so far."""
+    the moment it is made; ``work`` counts the units spent so far and ``steps`` the calls
+    that spent them. ``slice_end``: the work at which this slice ends (None: none)."""
 
     def __init__(
         self,
@@ -34,24 +47,70 @@ class Budget:
     ) -> None:
         self.max_work = max_work
         self.work = 0
+        self.steps = 0
+        self.slice_end: int | None = None
+        self._progress = False  # a remembered step was completed in this slice
         self._clock = clock
         self._deadline = None if seconds is None else clock() + seconds
+        self._memo: dict[Hashable, object] = {}
 
     @property
     def exhausted(self) -> bool:
-        """True once the deadline has passed or the work cap is reached (does not raise)."""
+        """True once the deadline has passed or a cap is reached (does not raise)."""
         if self.max_work is not None and self.work >= self.max_work:
+            return True
+        if self.slice_end is not None and self._progress and self.work >= self.slice_end:
             return True
         return self._deadline is not None and self._clock() > self._deadline
 
+    @property
+    def spent(self) -> bool:
+        """The whole work cap is used up (not just this slice): nothing left to resume."""
+        return self.max_work is not None and self.work >= self.max_work
+
     def spend(self, units: int = 1) -> None:
-        """Count ``units`` of work about to be done; OutOfBudget if there is no room left."""
-        if self.exhausted:
+        """Count ``units`` of work about to be done; OutOfBudget if there is no room left.
+        A slice ends before a step that would end past it, but only once a remembered step
+        was completed in it: so every slice gets somewhere (it runs over by at most the one
+        remembered step it completes, ~20 ms here at the most)."""
+        over_slice = (
+            self.slice_end is not None and self._progress and self.work + units > self.slice_end
+        )
+        if over_slice or self.exhausted:
             raise OutOfBudget(f"decode budget spent after {self.work} units of work")
         self.work += units
+        self.steps += 1
+
+    def resume(self, seconds: float | None, units: int | None) -> None:
+        """Start a new slice: ``seconds`` from now (None: no deadline) and ``units`` more
+        work (None: up to the cap)."""
+        self._deadline = None if seconds is None else self._clock() + seconds
+        self.slice_end = None if units is None else self.work + units
+        self._progress = False
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per ``key`` for this budget's life: a step cut short by the
+        end of a slice and run again in the next one replays the steps it had done."""
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        value = compute()
+        self._memo[key] = value
+        self._progress = True
+        return value
 
 
 def spend(budget: Budget | None, units: int = 1) -> None:
     """``budget.spend(units)``, or nothing for an unbudgeted call (tests, tools)."""
     if budget is not None:
         budget.spend(units)
+
+
+def remember(budget: Budget | None, key: Hashable, compute: Callable[[], T]) -> T:
+    """``budget.remember(key, compute)``, or just ``compute()`` without a budget."""
+    return compute() if budget is None else budget.remember(key, compute)
+
+
+def units(pixels: float, per_unit: float) -> int:
+    """Units for a step that touches ``pixels`` pixels, ``per_unit`` of them a unit (at
+    least one unit)."""
+    return max(1, math.ceil(pixels / per_unit))

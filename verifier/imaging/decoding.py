@@ -34,7 +34,7 @@ from typing import Protocol
 import numpy as np
 
 from verifier.core.errors import ConfigError
-from verifier.imaging.budget import Budget, OutOfBudget, spend
+from verifier.imaging.budget import Budget, OutOfBudget, spend, units
 from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
 
 log = logging.getLogger(__name__)
@@ -386,7 +386,7 @@ class _Work:
     @property
     def clean(self) -> np.ndarray:
         if self._clean is None:
-            spend(self.budget, 4)  # two FFTs of the crop
+            spend(self.budget, units(self.crop.size, MOIRE_PX))  # two FFTs of the crop
             self._clean = remove_moire(self.crop)
         return self._clean
 
@@ -416,6 +416,9 @@ class _Work:
 
 Attempt = Callable[[_Work], list[str]]
 
+#: Crop pixels a unit of work buys in ``remove_moire`` (two FFTs; ``verifier.imaging.budget``).
+MOIRE_PX = 6500
+
 #: Fallback stages, most productive first, each bounded by the budget (bench/RESULTS.md
 #: has what each adds). All are the module-grid reader (verifier.imaging.decoding_grid).
 FALLBACKS: tuple[tuple[str, Attempt], ...] = (
@@ -426,12 +429,19 @@ FALLBACKS: tuple[tuple[str, Attempt], ...] = (
 )
 
 
-#: Most units of fallback work (``verifier.imaging.budget``) any frame can take with the
-#: loops capped as they are: ~60 for the finder search, ~10 to rank the versions, at most
-#: 1 + 16 x POLISH_ROUNDS per polished grid (two at most), ~25 per read of a grid. The
-#: default ``max_work``, a second bound beside the time budget that does not depend on the
-#: machine; the tests check that no frame needs more even without it.
-MAX_WORK = 1000
+#: Most units of fallback work (``verifier.imaging.budget``, ~0.1 ms of CPU here each, so
+#: ~0.4 ms on a Pi 4) any frame can take with the loops capped as they are: measured at most
+#: ~1050 on the corpus, the approach clips and phonesim's condition frames, with room above
+#: for the largest versions. The default ``max_work``, a second bound beside the time budget
+#: that does not depend on the machine; the tests check that no frame needs more even
+#: without it.
+MAX_WORK = 3000
+
+#: Units of fallback work per camera frame for ``PipelineDecoder(frame_work=...)``: with
+#: zxing's first pass (~3-6 ms here at 720p) a call stays within ~16 ms of CPU here, 66 ms
+#: (two camera frames at 30 fps) at Pi 4 speed (x4); the rest of a symbol's work goes on
+#: in the next frames' slices.
+FRAME_WORK = 60
 
 #: What degenerate geometry can still raise from numpy and OpenCV deep in the grid reader
 #: (a singular matrix, a NaN made an index, an empty window). Caught per region: the frame
@@ -451,6 +461,20 @@ def _geometry_errors() -> tuple[type[Exception], ...]:
 
 
 @dataclass
+class _Job:
+    """One frame's fallback work as far as it went: the frame, the regions still to try,
+    the region being read and the next stage for it, and the budget over all its slices."""
+
+    gray: np.ndarray
+    regions: Iterator[Region]
+    budget: Budget
+    region: Region | None = None
+    work: _Work | None = None
+    stage: int = 0
+    attempts: int = 0
+
+
+@dataclass
 class PipelineDecoder:
     """zxing on every frame; bounded fallbacks only where a symbol seems to be present.
 
@@ -462,8 +486,17 @@ class PipelineDecoder:
     - ``deadline_s``: a hard limit, checked inside every loop of the grid reader, so a frame
       costs at most this plus one step (a template match, a warp of the symbol); it only
       cuts a stage that runs far past the budget on a machine far slower than the Pi's;
-    - ``max_work``: units of work (``verifier.imaging.budget``), the machine-independent
-      bound (None: no cap); ``max_attempts`` counts fallback stages over all regions.
+    - ``max_work``: units of work (``verifier.imaging.budget``, calibrated to ~0.1 ms of
+      CPU here), the machine-independent bound (None: no cap); ``max_attempts`` counts
+      fallback stages over all regions.
+
+    ``frame_work`` (None: off) makes the decoder resumable, for camera frames: each call
+    does at most that many units of fallback work (``FRAME_WORK``: ~66 ms a frame at Pi 4
+    speed with zxing's pass); a symbol not finished then is kept, and the next call, if
+    zxing does not read its own frame, goes on with it (on the frame it came from; the
+    steps done are not redone) until it reads, fails, or ``max_work`` is spent in all.
+    A text can so come from a frame a few calls old. Never for unrelated images (files):
+    ``decode_gray`` has it off.
 
     ``budget_s=None`` means no time bound at all (neither one), for reproducible tests; the
     work cap still holds. zxing's first pass over the frame is one call, bounded only by the
@@ -474,6 +507,7 @@ class PipelineDecoder:
     deadline_s: float = 1.0
     max_attempts: int = len(FALLBACKS)
     max_work: int | None = MAX_WORK
+    frame_work: int | None = None
     probe: TextureProbe = TextureProbe()
     name: str = "pipeline"
     clock: Callable[[], float] = time.perf_counter
@@ -481,53 +515,80 @@ class PipelineDecoder:
     last_stage: str = field(default="", init=False, compare=False)
     #: Units of fallback work the last frame took.
     last_work: int = field(default=0, init=False, compare=False)
+    #: Whether the last call went on with an earlier frame's symbol (``frame_work``).
+    last_resumed: bool = field(default=False, init=False, compare=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
+    #: Calls that went on with an earlier frame's symbol, so far.
+    resumed: int = field(default=0, init=False, compare=False)
+    _pending: _Job | None = field(default=None, init=False, compare=False, repr=False)
     _logged: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
 
     def decode(self, gray: np.ndarray) -> list[str]:
         self.last_stage = ""
         self.last_work = 0
+        self.last_resumed = False
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
-        budget = Budget(deadline, self.max_work, self.clock)
         # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
         # symbols are read by the grid stage, which checks the polarity itself.
         results = zxing_read(gray, errors=True, invert=False)
         texts = _unique([r.text for r in results if r.valid])
         if texts:
+            self._pending = None
             self.last_stage = "zxing"
             return texts
+        job, self._pending = self._pending, None
+        if job is not None:
+            self.last_resumed = True
+            self.resumed += 1
+        else:
+            job = _Job(gray, self.regions(gray, results), Budget(None, self.max_work, self.clock))
+        before = job.budget.work
+        job.budget.resume(deadline, self.frame_work)
         try:
-            return self._fallbacks(gray, results, budget, start)
+            return self._fallbacks(job, start)
         except OutOfBudget:
-            self.out_of_budget += 1
+            if self.frame_work is not None and not job.budget.spent:
+                self._pending = job  # this frame's slice is over: the next one goes on
+            else:
+                self.out_of_budget += 1
             return []
         finally:
-            self.last_work = budget.work
+            self.last_work = job.budget.work - before
 
-    def _fallbacks(
-        self, gray: np.ndarray, results: list, budget: Budget, start: float
-    ) -> list[str]:
-        attempts = 0
-        for region in self.regions(gray, results):
-            work = _Work(gray, region.corners, budget)
+    def _fallbacks(self, job: _Job, start: float) -> list[str]:
+        """The job's fallback stages from where it stands; a stage cut short by the budget
+        (OutOfBudget) is run again when the job is resumed, its finished steps remembered."""
+        budget = job.budget
+        while True:
+            if job.work is None:
+                job.region = next(job.regions, None)
+                if job.region is None:
+                    return []
+                job.work, job.stage = _Work(job.gray, job.region.corners, budget), 0
             try:
-                for label, attempt in FALLBACKS:
-                    if attempts >= self.max_attempts or self._over(start) or budget.exhausted:
+                while job.stage < len(FALLBACKS):
+                    if job.attempts >= self.max_attempts or budget.spent:
                         return []
-                    attempts += 1
-                    texts = attempt(work)
+                    if self._over(start) or budget.exhausted:
+                        if self.frame_work is None:
+                            return []
+                        raise OutOfBudget("slice spent between stages")
+                    label, attempt = FALLBACKS[job.stage]
+                    texts = attempt(job.work)
+                    job.stage += 1
+                    job.attempts += 1
                     if texts:
                         self.last_stage = label
                         return texts
-                    if not work.symbol.promising:
+                    if not job.work.symbol.promising:
                         break
             except _geometry_errors() as exc:
-                self._geometry_error(region, exc)
-        return []
+                self._geometry_error(job.region, exc)
+            job.work = None
 
     def _over(self, start: float) -> bool:
         return self.budget_s is not None and self.clock() - start > self.budget_s

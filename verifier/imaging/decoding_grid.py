@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verifier.imaging.budget import Budget, spend
+from verifier.imaging.budget import Budget, remember, spend, units
 
 #: Ratio between the module sizes tried for the finder search (normalised correlation
 #: tolerates about this much scale mismatch).
@@ -123,6 +123,19 @@ def fixed_modules(version: int) -> FixedModules:
     return FixedModules(known, dark)
 
 
+# --------------------------------------------------------------------------- work units
+
+#: Pixels a unit of work (``verifier.imaging.budget``, ~0.1 ms of CPU here) buys, per kind
+#: of step, measured on this machine (bench/bench_speed.py): a template match's window; a
+#: warp (bilinear sampling) of the frame; an equaliser fit's modules; a rendered read's
+#: modules; a row of refine_dense's tiles (window pixels). A polish evaluation is one unit.
+MATCH_PX = 8000
+WARP_PX = 12000
+EQUALISE_MODULES = 1000
+RENDERED_MODULES = 800
+TILES_PX = 4000
+
+
 # --------------------------------------------------------------------------- templates
 
 
@@ -167,9 +180,26 @@ def match(
     budget: Budget | None = None,
 ) -> tuple[float, float, float] | None:
     """Centre (x, y) and correlation of the best ``kind`` pattern within ``radius`` px."""
-    import cv2
+    key = ("match", _fingerprint(image), kind, pitch, centre, radius, blur)
+    return remember(budget, key, lambda: _match(image, kind, pitch, centre, radius, blur, budget))
 
-    spend(budget)
+
+def _fingerprint(image: np.ndarray) -> tuple:
+    """A cheap key for an image's content (its shape and a sparse sample of its pixels),
+    under which a step on it is remembered across the slices of a resumed budget."""
+    return (image.shape, hash(np.ascontiguousarray(image[::7, ::5]).tobytes()))
+
+
+def _match(
+    image: np.ndarray,
+    kind: str,
+    pitch: float,
+    centre: tuple[float, float],
+    radius: float,
+    blur: float,
+    budget: Budget | None,
+) -> tuple[float, float, float] | None:
+    import cv2
 
     tpl = _template(kind, round(pitch * 100), round(blur * 100))
     half = (tpl.shape[0] - 1) / 2  # template centre, pixel centres at integers
@@ -179,6 +209,7 @@ def match(
     y1 = int(np.ceil(centre[1] + radius + half)) + 1
     h, w = image.shape
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    spend(budget, units(max(x1 - x0, 1) * max(y1 - y0, 1), MATCH_PX))
     if x1 - x0 < tpl.shape[1] + 2 or y1 - y0 < tpl.shape[0] + 2:
         return None
     window = image[y0:y1, x0:x1]
@@ -423,6 +454,7 @@ def polish_grid(
         return None
     quad = quad.astype(np.float32)
 
+    key = ("polish", _fingerprint(view), version, quad.tobytes())
     every = _module_centres(n)
     to_centre = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])  # module (u, v) -> its centre
 
@@ -447,10 +479,13 @@ def polish_grid(
         known = np.flatnonzero(fixed.known.ravel()[chosen])
         target = dark_ok[chosen][known] / len(known)
 
-        def score(q: np.ndarray) -> float:
-            spend(budget)
+        def evaluate(q: np.ndarray) -> float:
+            spend(budget)  # one unit: ~0.1 ms for a version-25 symbol
             z = (samples(q, at).ravel() - offset) * gain
             return cv2.norm(z, cv2.NORM_L1) / z.size + float(z[known] @ target)
+
+        def score(q: np.ndarray) -> float:
+            return remember(budget, (*key, len(chosen), q.tobytes()), lambda: evaluate(q))
 
         return score
 
@@ -581,7 +616,7 @@ def refine_dense(
     if to_frame is None:
         return None
     n = dark.shape[0]
-    spend(budget)
+    spend(budget, units((n * px) ** 2, WARP_PX))
     warped = warp_modules(gray, frame_to_module, n, px)
     expected = cv2.resize(
         np.where(dark, 0.0, 1.0).astype(np.float32),
@@ -593,7 +628,7 @@ def refine_dense(
     module_pts, frame_pts = [], []
     starts = range(0, n - tile // 2, tile)
     for y0 in starts:
-        spend(budget)  # a row of tiles: at most 15 small template matches
+        spend(budget, units(n * (tile + 2) * px * px, TILES_PX))  # a row of tiles
         for x0 in starts:
             y1, x1 = min(y0 + tile, n), min(x0 + tile, n)
             tpl = expected[y0 * px : y1 * px, x0 * px : x1 * px]
@@ -651,13 +686,14 @@ def equalise(
     the version fixes, then refitted on all modules with its own decisions
     (decision-directed), it undoes this frame's blur smear and contrast far better than a
     threshold."""
-    spend(budget)
+    cost = units(values.size, EQUALISE_MODULES)
+    spend(budget, cost)
     feats = neighbourhood(values)
     target = np.where(fixed.dark, 1.0, -1.0)
     score = feats @ _least_squares(feats[fixed.known], target[fixed.known])
     flat = feats.reshape(-1, feats.shape[-1])
     for _ in range(rounds):
-        spend(budget)
+        spend(budget, cost)
         decided = np.where(fixed.known, target, np.where(score > 0, 1.0, -1.0))
         score = feats @ _least_squares(flat, decided.ravel())
     return score
@@ -714,7 +750,7 @@ def qr_results(results: list) -> list:
 def read_rendered(dark: np.ndarray, budget: Budget | None = None) -> list[str]:
     import zxingcpp
 
-    spend(budget)
+    spend(budget, units(dark.size, RENDERED_MODULES))
     results = zxingcpp.read_barcodes(
         render(dark),
         formats=zxingcpp.BarcodeFormat.QRCode,
@@ -763,6 +799,20 @@ PROMISING = 0.75
 MIN_PITCH = 1.9
 
 
+def _prepared_view(
+    gray: np.ndarray, corners: np.ndarray, budget: Budget | None
+) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The rough view of a region, dark modules on light (inverted if needed), its matrix,
+    and whether it was inverted; None where ``rough_view`` finds no view."""
+    rough = rough_view(gray, corners)
+    if rough is None:
+        return None
+    view, to_view = rough
+    spend(budget, units(3 * view.size, WARP_PX))  # the warp, the polarity's medians
+    inverted = not light_quiet_zone(view)
+    return (255 - view if inverted else view), to_view, inverted
+
+
 class Symbol:
     """The symbol near a region of a frame, located lazily.
 
@@ -777,12 +827,10 @@ class Symbol:
         self.budget = budget
         self.finders: Finders | None = None
         self.inverted = False
-        rough = rough_view(gray, corners)
-        if rough is not None:
-            self.view, self.to_view = rough
-            self.inverted = not light_quiet_zone(self.view)
-            if self.inverted:
-                self.view = 255 - self.view
+        key = ("view", _fingerprint(gray), np.asarray(corners, np.float64).tobytes())
+        prepared = remember(budget, key, lambda: _prepared_view(gray, corners, budget))
+        if prepared is not None:
+            self.view, self.to_view, self.inverted = prepared
             self.finders = find_finders(self.view, budget)
         self._ranked: list[tuple[int, np.ndarray]] | None = None
         self._grids: dict[int, Located | None] = {}
@@ -836,11 +884,16 @@ class Symbol:
         if to_module is None:
             return None
         frame_to_module = to_module @ self.to_view
-        spend(self.budget)
+        key = ("located", _fingerprint(self.gray), version, near, frame_to_module.tobytes())
+        return remember(self.budget, key, lambda: self._score(frame_to_module, version, near))
+
+    def _score(self, frame_to_module: np.ndarray, version: int, near: bool) -> Located:
         n = symbol_size(version)
         if near and n >= 2 * _NEAR_BLOCK:
+            spend(self.budget, units(3 * (2 * _NEAR_BLOCK) ** 2, WARP_PX))
             agreement = _near_agreement(self.gray, frame_to_module, version, self.inverted)
         else:
+            spend(self.budget, units((2 * n) ** 2, WARP_PX))
             values = sample_modules(self.gray, frame_to_module, n, px=2)
             if self.inverted:
                 values = 255 - values
@@ -886,22 +939,44 @@ def read_located(
     """Sample, equalise and read one located grid from ``gray`` (which may be a cleaned
     copy of the frame the grid was located on); if that fails, refine the grid on the
     symbol as read (``refine`` times) and read again."""
-    n = symbol_size(where.version)
-    fixed = fixed_modules(where.version)
+    seen = (_fingerprint(gray), where.version, where.inverted)
     frame_to_module = where.frame_to_module
     for attempt in range(refine + 1):
-        spend(budget)
-        values = sample_modules(gray, frame_to_module, n)
-        if where.inverted:
-            values = 255 - values
-        dark = equalise(values, fixed, budget=budget) > 0
-        dark[fixed.known] = fixed.dark[fixed.known]
-        texts = read_rendered(dark, budget)
+        grid = frame_to_module
+        texts, dark = _read_once(gray, where, grid, (*seen, grid.tobytes()), budget)
         if texts or attempt == refine:
             return texts
         image = 255 - gray if where.inverted else gray
-        refined = refine_dense(image, frame_to_module, dark, budget=budget)
+        refit = functools.partial(refine_dense, image, grid, dark, budget=budget)
+        refined = remember(budget, ("refine", *seen, grid.tobytes()), refit)
         if refined is None:
             return []
         frame_to_module = refined
     return []
+
+
+def _read_once(
+    gray: np.ndarray,
+    where: Located,
+    frame_to_module: np.ndarray,
+    key: tuple,
+    budget: Budget | None,
+) -> tuple[list[str], np.ndarray]:
+    """Texts read through one grid, and the modules as decided; each of the three steps
+    remembered under ``key`` on its own (a slice can end between them)."""
+    n = symbol_size(where.version)
+    fixed = fixed_modules(where.version)
+
+    def sample() -> np.ndarray:
+        spend(budget, units((4 * n) ** 2, WARP_PX))
+        values = sample_modules(gray, frame_to_module, n)
+        return 255 - values if where.inverted else values
+
+    def decide() -> np.ndarray:
+        values = remember(budget, ("sample", *key), sample)
+        dark = equalise(values, fixed, budget=budget) > 0
+        dark[fixed.known] = fixed.dark[fixed.known]
+        return dark
+
+    dark = remember(budget, ("decide", *key), decide)
+    return remember(budget, ("rendered", *key), lambda: read_rendered(dark, budget)), dark
