@@ -173,6 +173,50 @@ def camera(frames: Frames, still: bool, hold: int) -> tuple[list[float], int, li
     return cpu, reads, calls
 
 
+def verdict_lines(clips: int, seed: int = 0) -> list[str]:
+    """Time to the first correct verdict on phonesim's approach clips (versions 15 and 27)
+    at Pi 4 speed: newest-frame scheduling, each decode lasting its CPU time here x4.0
+    (``bench_conditions.time_to_verdict``), a fresh decoder per clip."""
+    from verifier.imaging.decoding import PipelineDecoder, ZxingDecoder
+
+    bc = importlib.import_module("bench_conditions")
+    ps = importlib.import_module("phonesim")
+    makers: dict[str, Callable[[], Any]] = {
+        "zxing alone": ZxingDecoder,
+        "pipeline, 80 ms budget at Pi 4 speed": lambda: PipelineDecoder(
+            budget_s=0.08 / PI4, deadline_s=1.0 / PI4, clock=time.thread_time
+        ),
+    }
+    if hasattr(PipelineDecoder(), "frame_work"):
+        from verifier.imaging.decoding import FRAME_WORK
+
+        makers[f"pipeline, resumable (frame_work={FRAME_WORK})"] = lambda: PipelineDecoder(
+            budget_s=None, frame_work=FRAME_WORK
+        )
+    length = (60 + 45) / bc.FPS
+    lines = [
+        "| version | decoder | median s | p90 s | read | decodes run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for version in (15, 27):
+        text = ps.ml1_text(version)
+        made = []
+        for k in range(clips):
+            rng = np.random.default_rng([seed, 77, version, k])
+            made.append(ps.approach_clip(text, ps.sample("approach", rng), seed=seed * 1000 + k))
+        for label, make in makers.items():
+            secs, runs = [], 0
+            for clip in made:
+                found, n = bc.time_to_verdict(make(), clip, text, PI4)
+                secs.append(length if found is None else found)
+                runs += n
+            lines.append(
+                f"| v{version} | {label} | {statistics.median(secs):.2f} | "
+                f"{_pct(secs, 90):.2f} | {sum(x < length for x in secs)}/{clips} | {runs} |"
+            )
+    return lines
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -206,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "--conditions", type=int, default=4, help="frames per phonesim preset and version"
     )
     parser.add_argument("--stages", action="store_true", help="also time each step")
+    parser.add_argument("--verdict", type=int, default=4, help="phonesim approach clips")
     parser.add_argument("--hold", type=int, default=30, help="calls a still frame is held")
     parser.add_argument("--no-camera", action="store_true", help="skip the resumable decoder")
     parser.add_argument(
@@ -240,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         every += cpu
         print(row(label, cpu, sum(r[1] for r in results), grid))
     print(row("all", every, 0, []).replace("| 0 |", "| - |", 1))
+    if timer is not None:
+        print(f"\n### Where the time goes{tag}: exclusive CPU ms over the frames above\n")
+        print("\n".join(stage_lines(timer.totals)))
+        timer.totals.clear()
     if hasattr(decoder, "frame_work") and not args.no_camera:
         from verifier.imaging.decoding import FRAME_WORK
 
@@ -266,13 +315,25 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(line)
         print(row("all", every, 0, []).replace("| 0 |", "| - |", 1))
-    if timer is not None:
-        total = sum(timer.totals.values())
-        print(f"\n### Where the time goes{tag}: exclusive CPU ms over all frames\n")
-        print("| step | CPU ms | share |\n|---|---|---|")
-        for name, ms in sorted(timer.totals.items(), key=lambda kv: -kv[1]):
-            print(f"| {name} | {ms:.0f} | {ms / total:.0%} |")
+        if timer is not None:
+            print("\nWhere the time goes (resumable decoder):\n")
+            print("\n".join(stage_lines(timer.totals)))
+            timer.totals.clear()
+    if args.verdict and (REPO / "bench" / "phonesim.py").is_file():
+        print(
+            f"\n### Time to first verdict at Pi 4 speed{tag}: phonesim approach clips, "
+            f"{args.verdict} per version, a miss counted as the clip's 3.5 s\n"
+        )
+        print("\n".join(verdict_lines(args.verdict)))
     return 0
+
+
+def stage_lines(totals: dict[str, float]) -> list[str]:
+    total = sum(totals.values())
+    lines = ["| step | CPU ms | share |", "|---|---|---|"]
+    for name, ms in sorted(totals.items(), key=lambda kv: -kv[1]):
+        lines.append(f"| {name} | {ms:.0f} | {ms / total:.0%} |")
+    return lines
 
 
 if __name__ == "__main__":

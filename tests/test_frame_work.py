@@ -1,0 +1,113 @@
+"""The grid reader's work per camera frame is capped (issue 16, item 5): with
+``frame_work`` each call does at most its slice of work (counted in units calibrated to CPU
+time, never timed), and a symbol not read in one call is read over the next calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verifier.imaging.budget import Budget, OutOfBudget
+from verifier.imaging.decoding import FRAME_WORK, MAX_WORK, PipelineDecoder, load_gray
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+HANG_FRAME = SHARED / "field" / "decoder-hang-frame.png"
+CORPUS = SHARED / "corpus"
+
+#: A slice ends before a step that would cross it once one remembered step is done in it,
+#: so it runs over by at most the largest such step (a read of a version-40 symbol).
+LARGEST_STEP = 200
+
+
+def _grid_only_frame() -> tuple[np.ndarray, str]:
+    from tests.test_decoder_bounds import _grid_only_frame, work_text
+
+    return _grid_only_frame(), work_text()
+
+
+def _held(decoder: PipelineDecoder, gray: np.ndarray, calls: int) -> tuple[list[str], list[int]]:
+    """The same frame decoded up to ``calls`` times (a phone held still): the first texts
+    and the work each call took."""
+    works = []
+    for _ in range(calls):
+        texts = decoder.decode(gray)
+        works.append(decoder.last_work)
+        if texts or decoder._pending is None:
+            return texts, works
+    return [], works
+
+
+def test_a_grid_read_spread_over_frames_still_reads() -> None:
+    gray, text = _grid_only_frame()
+    whole = PipelineDecoder(budget_s=None)
+    assert whole.decode(gray) == [text]
+    assert whole.last_work > 2 * FRAME_WORK  # the read does not fit one slice
+    sliced = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    texts, works = _held(sliced, gray, 30)
+    assert texts == [text]
+    assert len(works) > 2 and sliced.resumed == len(works) - 1
+    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    # every step done once: the slices add up to about the one-call read's work
+    assert sum(works) <= whole.last_work + LARGEST_STEP * len(works)
+
+
+def test_zxing_reading_a_new_frame_drops_the_pending_symbol() -> None:
+    import segno
+
+    gray, _text = _grid_only_frame()
+    decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    assert decoder.decode(gray) == [] and decoder._pending is not None
+    sharp = np.kron(
+        np.pad(np.array(segno.make("ML1:SHARP", micro=False).matrix, np.uint8), 4),
+        np.ones((8, 8), np.uint8),
+    )
+    assert decoder.decode(np.where(sharp > 0, 20, 235).astype(np.uint8)) == ["ML1:SHARP"]
+    assert decoder._pending is None
+
+
+def test_the_hang_frame_costs_a_bounded_slice_a_call() -> None:
+    if not HANG_FRAME.is_file():
+        pytest.skip(f"field frame {HANG_FRAME} not present")
+    gray = load_gray(HANG_FRAME)
+    decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    texts, works = _held(decoder, gray, MAX_WORK // FRAME_WORK + 5)
+    assert texts == []
+    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    assert decoder._pending is None  # its work ended (within the job's cap), no endless resume
+    assert sum(works) <= MAX_WORK + LARGEST_STEP
+
+
+@pytest.mark.skipif(not (CORPUS / "manifest.json").is_file(), reason="shared corpus not present")
+def test_corpus_frames_read_within_a_few_sliced_calls() -> None:
+    """Every corpus frame the one-call decoder reads, the sliced one reads too when the
+    frame is held for a second (30 calls); a sample of frames keeps this fast."""
+    frames = json.loads((CORPUS / "manifest.json").read_text())["frames"]
+    for frame in frames[::5]:
+        gray = load_gray(CORPUS / frame["image"])
+        whole = PipelineDecoder(budget_s=None).decode(gray)
+        sliced = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+        texts, works = _held(sliced, gray, 30)
+        assert texts == whole
+        assert max(works) <= FRAME_WORK + LARGEST_STEP
+
+
+def test_a_slice_always_completes_a_remembered_step() -> None:
+    """A step longer than the slice still finishes (so a resumed job gets somewhere); the
+    next step then waits for the next slice."""
+    budget = Budget()
+    budget.resume(None, 10)
+
+    def big() -> int:
+        for _ in range(4):
+            budget.spend(8)  # 32 units in a 10-unit slice
+        return 1
+
+    assert budget.remember("big", big) == 1
+    with pytest.raises(OutOfBudget):
+        budget.spend(1)
+    budget.resume(None, 10)
+    assert budget.remember("big", big) == 1 and budget.work == 32  # remembered, not redone
+    budget.spend(5)
