@@ -688,7 +688,7 @@ def equalise(
     threshold."""
     cost = units(values.size, EQUALISE_MODULES)
     spend(budget, cost)
-    feats = neighbourhood(values)
+    feats = neighbourhood(values).astype(np.float64)  # once, not in every fit and product
     target = np.where(fixed.dark, 1.0, -1.0)
     score = feats @ _least_squares(feats[fixed.known], target[fixed.known])
     flat = feats.reshape(-1, feats.shape[-1])
@@ -768,12 +768,21 @@ def light_quiet_zone(view: np.ndarray) -> bool:
     """Dark modules on a light screen: the view's border (quiet zone) is lighter than its
     middle. False for dark mode, where the whole view is inverted before the search."""
     ring = max(2, view.shape[0] // 20)
+    grey = view.astype(np.uint8)  # whole grey levels (a warp of the 8-bit frame): exact
     border = np.concatenate(
-        [view[:ring].ravel(), view[-ring:].ravel(), view[:, :ring].ravel(), view[:, -ring:].ravel()]
+        [grey[:ring].ravel(), grey[-ring:].ravel(), grey[:, :ring].ravel(), grey[:, -ring:].ravel()]
     )
-    return float(np.median(border)) >= float(
-        np.median(view[2 * ring : -2 * ring, 2 * ring : -2 * ring])
-    )
+    return _median(border) >= _median(grey[2 * ring : -2 * ring, 2 * ring : -2 * ring])
+
+
+def _median(grey: np.ndarray) -> float:
+    """``np.median`` of 8-bit values from their histogram (~10x faster on a view)."""
+    count = grey.size
+    if count == 0:
+        return float("nan")
+    cum = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    lower, upper = np.searchsorted(cum, [(count - 1) // 2, count // 2], side="right")
+    return (float(lower) + float(upper)) / 2
 
 
 @dataclass(frozen=True)
