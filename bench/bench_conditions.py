@@ -269,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         out += rows_table(rows, cells, ps)
     if "e" in args.sections:
         log("empty scenes")
-        out += ["", f"### Scenes without a code: {empty} (the phone's app page with no code, "
-                "and the textured background alone)", ""]
+        out += ["", f"### Scenes without a code: {empty} (in turn the phone's app page with no "
+                "code, the phone showing a QR-like block texture without finders, the textured "
+                "background alone)", ""]
         out += empty_table(empty, args.seed, zxing, pipeline, ps)
     if "v" in args.sections:
         log("approach clips")
