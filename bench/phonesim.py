@@ -83,6 +83,7 @@ class Condition:
     jpeg: int | None = None  # quality, or None for the raw Y plane
     scene: int = 0  # background texture: 0 paper with print, 1 desk, 2 keyboard, 3 tiles
     show_code: bool = True  # False: the same phone with an app screen and no code
+    decoy: bool = False  # with show_code False: a QR-like block texture with no finders there
     phone: bool = True  # False: the background alone
 
 
@@ -170,7 +171,13 @@ class _Screen:
 
 @functools.lru_cache(maxsize=12)
 def _screen(
-    text: str, screen: tuple[int, int], fill: float, dark: bool, lcd: bool, show_code: bool
+    text: str,
+    screen: tuple[int, int],
+    fill: float,
+    dark: bool,
+    lcd: bool,
+    show_code: bool,
+    decoy: bool = False,
 ) -> _Screen:
     """The phone: an app page around the code, at display resolution, with its bezel."""
     sw, sh = screen
@@ -201,6 +208,10 @@ def _screen(
     if show_code:
         big = cv2.resize(mods, (side, side), interpolation=cv2.INTER_NEAREST)
         page[y0:y0 + side, x0:x0 + side] = np.where(big > 0, fg, card)
+    elif decoy:  # blocks of the code's size and density, but no finder or timing pattern
+        blocks = np.random.default_rng(n).integers(0, 2, (n - 8, n - 8)).astype(np.uint8)
+        blocks = cv2.resize(np.pad(blocks, 4), (side, side), interpolation=cv2.INTER_NEAREST)
+        page[y0:y0 + side, x0:x0 + side] = np.where(blocks > 0, fg, card)
     else:  # the same app page with a placeholder card where the code would be
         page[y0:y0 + side, x0:x0 + side] = card
         cv2.putText(page, "Brak polaczenia", (x0 + side // 6, y0 + side // 2), font, 1.8 * s,
@@ -230,6 +241,7 @@ def _background(kind: int, width: int, height: int, variant: int) -> np.ndarray:
     rng = np.random.default_rng(1000 + 17 * kind + variant)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     k = kind % 4
+    zoom = (0.6, 1.0, 1.6)[variant % 3]  # the same kind of surface nearer or farther
     if k == 0:  # paper with small print
         img = np.full((height, width), 0.72, np.float32)
         scale = width / 1280
@@ -243,7 +255,7 @@ def _background(kind: int, width: int, height: int, variant: int) -> np.ndarray:
         img = 0.32 + 0.06 * grain + 0.03 * np.sin(xx / 41.0)
     elif k == 2:  # a keyboard: dark keys with light legends
         img = np.full((height, width), 0.08, np.float32)
-        pitch = int(54 * width / 1280)
+        pitch = int(54 * zoom * width / 1280)
         for y in range(0, height, pitch):
             for x in range(-(y // pitch) * pitch // 3, width, pitch):
                 cv2.rectangle(img, (x + 4, y + 4), (x + pitch - 4, y + pitch - 4), 0.16, -1)
@@ -251,7 +263,7 @@ def _background(kind: int, width: int, height: int, variant: int) -> np.ndarray:
                 cv2.putText(img, ch, (x + pitch // 3, y + 2 * pitch // 3),
                             cv2.FONT_HERSHEY_SIMPLEX, 0.7 * pitch / 54, 0.7, 2)
     else:  # floor tiles with grout
-        pitch = int(96 * width / 1280)
+        pitch = int(96 * zoom * width / 1280)
         tiles = ((xx // pitch + yy // pitch) % 2).astype(np.float32)
         img = 0.45 + 0.1 * tiles
         img[(xx % pitch < 3) | (yy % pitch < 3)] = 0.2
@@ -297,7 +309,7 @@ def _homography(cond: Condition, scr: _Screen) -> np.ndarray:
 
 def _screen_for(text: str, cond: Condition) -> _Screen:
     return _screen(text, cond.screen, cond.code_fill, cond.dark_mode, cond.display == "lcd",
-                   cond.show_code)
+                   cond.show_code, cond.decoy and not cond.show_code)
 
 
 def effective_ppm(text: str, cond: Condition) -> float:
@@ -649,7 +661,7 @@ COMMON: dict[str, object] = {
 PRESETS: tuple[Preset, ...] = (
     _p("easy", "baseline: 4-5 px/module, sharp, little tilt, indoor light",
        ppm=(4.0, 5.0), tilt=(0.0, 8.0), defocus=(0.5, 0.7), motion=(0.0, 0.8), noise=(0.8, 1.2)),
-    _p("pwm-low", "OLED PWM at low brightness: deep dark bands, 40-120 rows",
+    _p("pwm-low", "OLED PWM at low brightness: deep dark bands every 50-120 rows",
        brightness=(0.25, 0.4), pwm_depth=(0.75, 0.95), pwm_period=(50.0, 120.0),
        pwm_duty=(0.15, 0.35), pwm_phase=(0.0, 1.0), ambient=(0.08, 0.15)),
     _p("pwm-none", "the same dim screen without PWM (DC dimming)",
@@ -672,7 +684,7 @@ PRESETS: tuple[Preset, ...] = (
     _p("sun", "sunlit scene: screen at full brightness, washed out by reflections",
        ambient=(15.0, 30.0), brightness=(1.8, 2.5), screen_reflect=(0.04, 0.1)),
     _p("night", "dark scene, screen at its dimmest, high gain, strong noise, longer exposure",
-       ambient=(0.0005, 0.003), brightness=(0.03, 0.08), noise=(1.5, 2.5), max_gain=16.0,
+       ambient=(0.0005, 0.003), brightness=(0.015, 0.04), noise=(1.5, 2.5), max_gain=10.7,
        motion=(1.0, 3.0)),
     _p("ppm-2.5", "2.5 px per module", ppm=(2.4, 2.6)),
     _p("ppm-2.75", "2.75 px per module", ppm=(2.65, 2.85)),
@@ -734,15 +746,17 @@ def preset_frames(
 
 
 def empty_frames(count: int, seed: int = 0) -> list[np.ndarray]:
-    """Scenes without a code, as the camera sees them: the textured backgrounds alone and
-    the same phone with the app page but no code on it."""
+    """Scenes without a code, as the camera sees them, in turn: the phone's app page with no
+    code on it; the phone showing a QR-like block texture without finder patterns (a
+    picture, another app's pattern); the textured background alone (paper with print, a
+    desk, a keyboard, tiles; at three distances)."""
     out = []
     for i in range(count):
         rng = np.random.default_rng([seed, 999, i])
         cond = sample("easy", rng)
-        # the app page with no code on it; every other one the background alone
-        cond = replace(cond, show_code=False, phone=i % 2 == 0)
-        out.append(frame(ml1_text(15), cond, int(rng.integers(2**31))))
+        kind = i % 3
+        cond = replace(cond, show_code=False, decoy=kind == 1, phone=kind < 2, scene=i % 4)
+        out.append(frame(ml1_text(27 if i % 2 else 15), cond, int(rng.integers(2**31))))
     return out
 
 
