@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, default=2, help="runs per frame, the least CPU time kept"
     )
     parser.add_argument("--verdict", type=int, default=4, help="phonesim approach clips")
+    parser.add_argument("--dump", type=Path, help="write the CPU ms per frame here (JSON)")
     parser.add_argument("--hold", type=int, default=30, help="calls a still frame is held")
     parser.add_argument("--no-camera", action="store_true", help="skip the resumable decoder")
     parser.add_argument(
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"### CPU time per code frame{tag}, no time budget\n")
     print("\n".join(HEAD))
     every: list[float] = []
+    dumped: dict[str, list[float]] = {}
     for label, frames in sets:
         if not frames:
             continue
@@ -294,8 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu = [r[0] for r in results]
         grid = [r[0] for r in results if r[3] != "zxing" and r[2] > 0]
         every += cpu
+        dumped[label] = cpu
         print(row(label, cpu, sum(r[1] for r in results), grid))
     print(row("all", every, 0, []).replace("| 0 |", "| - |", 1))
+    if args.dump:
+        args.dump.write_text(json.dumps(dumped))
     if timer is not None:
         print(f"\n### Where the time goes{tag}: exclusive CPU ms over the frames above\n")
         print("\n".join(stage_lines(timer.totals)))

@@ -36,8 +36,8 @@ class OutOfBudget(VerifierError):
 
 class Budget:
     """``seconds`` of time (None: no deadline) and ``max_work`` units (None: no cap) from
-    the moment it is made; ``work`` counts the units spent so far and ``steps`` the calls
-    that spent them. ``slice_end``: the work at which this slice ends (None: none)."""
+    the moment it is made; ``work`` counts the units spent so far. ``slice_end``: the work
+    at which this slice ends (None: none)."""
 
     def __init__(
         self,
@@ -47,7 +47,6 @@ class Budget:
     ) -> None:
         self.max_work = max_work
         self.work = 0
-        self.steps = 0
         self.slice_end: int | None = None
         self._progress = False  # a remembered step was completed in this slice
         self._clock = clock
@@ -79,7 +78,6 @@ class Budget:
         if over_slice or self.exhausted:
             raise OutOfBudget(f"decode budget spent after {self.work} units of work")
         self.work += units
-        self.steps += 1
 
     def resume(self, seconds: float | None, units: int | None) -> None:
         """Start a new slice: ``seconds`` from now (None: no deadline) and ``units`` more
