@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from tests.test_decoder_bounds import frames
 from verifier.imaging.budget import Budget, OutOfBudget
 from verifier.imaging.decoding import FRAME_WORK, MAX_WORK, PipelineDecoder, load_gray
 
@@ -111,3 +113,15 @@ def test_a_slice_always_completes_a_remembered_step() -> None:
     budget.resume(None, 10)
     assert budget.remember("big", big) == 1 and budget.work == 32  # remembered, not redone
     budget.spend(5)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_any_frame_held_costs_a_bounded_slice_a_call_and_ends(gray: np.ndarray) -> None:
+    """Noise, flat frames and finder-like squares held in front of the camera: every call
+    stays within its slice (plus one step), and the work on the frame ends."""
+    decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    texts, works = _held(decoder, gray, MAX_WORK // FRAME_WORK + 5)
+    assert isinstance(texts, list)
+    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    assert decoder._pending is None
