@@ -145,13 +145,23 @@ def _template(kind: str, pitch_x100: int, blur_x100: int = 0) -> np.ndarray:
     optionally blurred (sigma in modules) like the camera blurs it: the matched filter."""
     import cv2
 
+    big = _big_template(kind, blur_x100)
+    size = max(5, round(big.shape[0] / 16 * pitch_x100 / 100))
+    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+
+
+@functools.lru_cache(maxsize=8)
+def _big_template(kind: str, blur_x100: int) -> np.ndarray:
+    """The pattern at 16 px a module, blurred: the same for every module size, so made once
+    (the module sizes tried change with each region, the blurs do not)."""
+    import cv2
+
     core = _finder() if kind == "finder" else _alignment()
-    modules = np.pad(core, 1)
-    big = np.kron(~modules, np.ones((16, 16), bool)).astype(np.float32)
+    big = np.kron(~np.pad(core, 1), np.ones((16, 16), bool)).astype(np.float32)
     if blur_x100:
         big = cv2.GaussianBlur(big, (0, 0), 16 * blur_x100 / 100, borderType=cv2.BORDER_REPLICATE)
-    size = max(5, round(modules.shape[0] * pitch_x100 / 100))
-    return cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA)
+    big.setflags(write=False)
+    return big
 
 
 def _peak(score: np.ndarray) -> tuple[float, float, float]:
