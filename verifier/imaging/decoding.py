@@ -462,12 +462,15 @@ def _geometry_errors() -> tuple[type[Exception], ...]:
 
 @dataclass
 class _Job:
-    """One frame's fallback work as far as it went: the frame, the regions still to try,
-    the region being read and the next stage for it, and the budget over all its slices."""
+    """One frame's fallback work as far as it went: the frame and zxing's results on it, the
+    regions tried so far (``taken``), the region being read and the next stage for it, and
+    the budget over all its slices."""
 
     gray: np.ndarray
-    regions: Iterator[Region]
+    results: list
     budget: Budget
+    regions: Iterator[Region] | None = None
+    taken: int = 0
     region: Region | None = None
     work: _Work | None = None
     stage: int = 0
@@ -545,7 +548,7 @@ class PipelineDecoder:
             self.last_resumed = True
             self.resumed += 1
         else:
-            job = _Job(gray, self.regions(gray, results), Budget(None, self.max_work, self.clock))
+            job = _Job(gray, results, Budget(None, self.max_work, self.clock))
         before = job.budget.work
         job.budget.resume(deadline, self.frame_work)
         try:
@@ -565,7 +568,7 @@ class PipelineDecoder:
         budget = job.budget
         while True:
             if job.work is None:
-                job.region = next(job.regions, None)
+                job.region = self._next_region(job)
                 if job.region is None:
                     return []
                 job.work, job.stage = _Work(job.gray, job.region.corners, budget), 0
@@ -589,6 +592,22 @@ class PipelineDecoder:
             except _geometry_errors() as exc:
                 self._geometry_error(job.region, exc)
             job.work = None
+
+    def _next_region(self, job: _Job) -> Region | None:
+        """The job's next region. A search for regions that spends the budget and is cut by
+        the end of a slice is a finished generator: it is made again in the next slice and
+        the regions already taken are skipped (their steps remembered, so quickly)."""
+        try:
+            if job.regions is None:
+                job.regions = iter(self.regions(job.gray, job.results))
+                for _ in range(job.taken):
+                    next(job.regions, None)
+            region = next(job.regions, None)
+        except OutOfBudget:
+            job.regions = None
+            raise
+        job.taken += region is not None
+        return region
 
     def _over(self, start: float) -> bool:
         return self.budget_s is not None and self.clock() - start > self.budget_s
