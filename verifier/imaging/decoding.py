@@ -36,6 +36,7 @@ import numpy as np
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, spend
 from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
+from verifier.imaging.locate import symbol_outlines
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class Region:
     """A probable QR symbol: four corners (x, y) in frame pixels, clockwise from top left."""
 
     corners: np.ndarray
-    source: str  # "zxing" (detected, not decoded) or "texture"
+    source: str  # "texture", "finders" or "zxing" (detected, not decoded)
 
 
 def _order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -330,6 +331,29 @@ def _four_corners(hull: np.ndarray) -> np.ndarray:
         if len(approx) == 4:
             return approx.reshape(4, 2).astype(np.float32)
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
+
+
+def finder_regions(gray: np.ndarray, budget: Budget | None = None) -> list[np.ndarray]:
+    """Outlines of symbols made of three finder patterns (``locate.symbol_outlines``); none
+    on a geometry error (counted nowhere: the search is only a guess at where to look)."""
+    try:
+        return symbol_outlines(gray, budget)
+    except _geometry_errors():
+        return []
+
+
+def same_region(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two outlines cover nearly the same symbol: centres within a tenth of the
+    larger's diagonal and areas within 1.5x."""
+    size = max(float(np.linalg.norm(a[0] - a[2])), float(np.linalg.norm(b[0] - b[2])), 1.0)
+    area_a, area_b = _area(a), _area(b)
+    near = float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0))) < 0.1 * size
+    return near and max(area_a, area_b) <= 1.5 * max(min(area_a, area_b), 1.0)
+
+
+def _area(quad: np.ndarray) -> float:
+    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
+    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
 
 
 # --------------------------------------------------------------------------- image fixes
@@ -475,6 +499,8 @@ class PipelineDecoder:
     max_attempts: int = len(FALLBACKS)
     max_work: int | None = MAX_WORK
     probe: TextureProbe = TextureProbe()
+    #: Also look for symbols by their finder patterns (``verifier.imaging.locate``).
+    finders: bool = True
     name: str = "pipeline"
     clock: Callable[[], float] = time.perf_counter
     #: The stage that read the last frame ("zxing" or a FALLBACKS label; "" if none).
@@ -512,7 +538,7 @@ class PipelineDecoder:
         self, gray: np.ndarray, results: list, budget: Budget, start: float
     ) -> list[str]:
         attempts = 0
-        for region in self.regions(gray, results):
+        for region in self.regions(gray, results, budget):
             work = _Work(gray, region.corners, budget)
             try:
                 for label, attempt in FALLBACKS:
@@ -548,11 +574,20 @@ class PipelineDecoder:
             exc_info=first,
         )
 
-    def regions(self, gray: np.ndarray, results: list) -> Iterator[Region]:
-        """Where to look harder: the texture probe, else where zxing failed to decode."""
+    def regions(
+        self, gray: np.ndarray, results: list, budget: Budget | None = None
+    ) -> Iterator[Region]:
+        """Where to look harder: the texture probe's region; then (``finders``, searched only
+        once the probe's region has failed or there is none) symbols made of three finder
+        patterns; where the probe found nothing, where zxing failed to decode."""
         corners = self.probe.find(gray)
         if corners is not None:
             yield Region(corners, "texture")
+        if self.finders:
+            for quad in finder_regions(gray, budget):
+                if corners is None or not same_region(quad, corners):
+                    yield Region(quad, "finders")
+        if corners is not None:
             return
         for r in results:
             if not r.valid:
