@@ -25,8 +25,30 @@ sys.path.insert(1, str(REPO / "bench"))
 
 from verifier.imaging.decoding import PipelineDecoder, zxing_read  # noqa: E402
 
-CONDITIONS = ("baseline", "tilt30", "tilt40", "tilt50", "glare", "saturating", "sun", "night")
-TEXTS = {15: "ML1:" + "0123456789ABCDEFGHIJ" * 20, 27: "ML1:" + "0123456789ABCDEFGHIJ" * 75}
+#: Issue 16's rows for this item (phonesim preset names), and the baseline.
+CONDITIONS = (
+    "easy",
+    "tilt-30",
+    "tilt-40",
+    "tilt-50",
+    "glare-strong",
+    "glare-saturating",
+    "sun",
+    "night",
+)
+OWN = {
+    "easy": "baseline",
+    "tilt-30": "tilt30",
+    "tilt-40": "tilt40",
+    "tilt-50": "tilt50",
+    "glare-strong": "glare",
+    "glare-saturating": "saturating",
+    "sun": "sun",
+    "night": "night",
+}
+OWN_TEXTS = {15: "ML1:" + "0123456789ABCDEFGHIJ" * 15, 27: "ML1:" + "0123456789ABCDEFGHIJ" * 75}
+
+Frames = Callable[[str, int, int, int], tuple[str, list[tuple[np.ndarray, np.ndarray]]]]
 
 
 def decoders() -> dict[str, PipelineDecoder]:
@@ -36,12 +58,24 @@ def decoders() -> dict[str, PipelineDecoder]:
     }
 
 
-def own_frames(condition: str, version: int, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def phonesim_frames(
+    condition: str, version: int, count: int, seed: int
+) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """The text and (frame, code outline) pairs of a phonesim preset row."""
+    import phonesim
+
+    text = phonesim.ml1_text(version)
+    frames = phonesim.preset_frames(text, condition, count, seed)
+    return text, [(gray, phonesim.code_corners(text, cond)) for cond, gray in frames]
+
+
+def own_frames(
+    condition: str, version: int, count: int, seed: int
+) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
     from search_frames import code_frames
 
-    return code_frames(
-        condition, TEXTS[version][: 300 if version == 15 else 1500], version, count, seed=version
-    )
+    text = OWN_TEXTS[version]
+    return text, code_frames(OWN.get(condition, condition), text, version, count, seed + version)
 
 
 def _inside(point: np.ndarray, quad: np.ndarray) -> bool:
@@ -75,23 +109,21 @@ def cpu_ms(func: Callable[[], object]) -> tuple[object, float]:
     return out, (time.thread_time() - start) * 1000
 
 
-def condition_rows(
-    frames: Callable[[str, int, int], list[tuple[np.ndarray, np.ndarray]]],
-    count: int,
-    conditions: tuple[str, ...],
-) -> list[str]:
+def condition_rows(frames: Frames, count: int, seed: int, conditions: tuple[str, ...]) -> list[str]:
+    names = list(decoders())
     lines = [
         "| condition | frames | zxing alone read | "
-        + " | ".join(f"{name}: region found, read" for name in decoders())
-        + " | ms median / p95 (after) |",
-        "|---|---|---|" + "---|" * len(decoders()) + "---|",
+        + " | ".join(f"{name}: region found, read" for name in names)
+        + " | CPU ms median / p95, before | after |",
+        "|---|---|---|" + "---|" * len(names) + "---|---|",
     ]
     for condition in conditions:
-        tally = {name: [0, 0] for name in decoders()}
-        zx, total, times = 0, 0, []
+        tally = {name: [0, 0] for name in names}
+        times: dict[str, list[float]] = {name: [] for name in names}
+        zx, total = 0, 0
         for version in (15, 27):
-            text = TEXTS[version][: 300 if version == 15 else 1500]
-            for gray, truth in frames(condition, version, count):
+            text, pairs = frames(condition, version, count, seed)
+            for gray, truth in pairs:
                 total += 1
                 results = zxing_read(gray, errors=True, invert=False)
                 zx += any(r.valid and r.text == text for r in results)
@@ -100,63 +132,45 @@ def condition_rows(
                     tally[name][0] += any(found(r.corners, truth) for r in regions)
                     texts, ms = cpu_ms(lambda d=decoder, g=gray: d.decode(g))
                     tally[name][1] += text in texts  # type: ignore[operator]
-                    if name.startswith("after"):
-                        times.append(ms)
+                    times[name].append(ms)
         cells = " | ".join(
             f"{f} ({f / total:.0%}), {r} ({r / total:.0%})" for f, r in tally.values()
         )
-        lines.append(
-            f"| {condition} | {total} | {zx} ({zx / total:.0%}) | {cells} | "
-            f"{statistics.median(times):.0f} / {np.percentile(times, 95):.0f} |"
+        spent = " | ".join(
+            f"{statistics.median(t):.0f} / {np.percentile(t, 95):.0f}" for t in times.values()
         )
+        lines.append(f"| {condition} | {total} | {zx} ({zx / total:.0%}) | {cells} | {spent} |")
+        print(lines[-1], file=sys.stderr)
     return lines
 
 
 def empty_frames(count: int) -> list[tuple[str, np.ndarray]]:
-    """bench_decode's code-free frames, and textured scenes: keyboards, tiles, a grid of
-    squares with squares inside (finder-like), printed text."""
+    """phonesim's scenes without a code (textured backgrounds, a phone with an app page)
+    when it is there; bench_decode's code-free frames; finder-like nested squares."""
     import cv2
     from bench_decode import synth_empty_frames
 
+    out = []
+    try:
+        import phonesim
+
+        out += [("phonesim", f) for f in phonesim.empty_frames(count)]
+    except ImportError:
+        pass
     corpus = REPO.parent / "shared" / "corpus"
-    out = [("bench_decode", f) for f in synth_empty_frames(corpus, count)]
+    out += [("bench_decode", f) for f in synth_empty_frames(corpus, count)]
     rng = np.random.default_rng(7)
-    for i in range(count):
-        img = np.full((720, 1280), 120, np.uint8)
-        kind = i % 3
-        if kind == 0:  # a keyboard: rows of keys with letters
-            for r in range(6):
-                for c in range(18):
-                    x, y = 40 + c * 68, 120 + r * 80
-                    cv2.rectangle(img, (x, y), (x + 60, y + 70), 40, -1)
-                    cv2.rectangle(img, (x + 4, y + 4), (x + 56, y + 62), 70, -1)
-                    cv2.putText(
-                        img,
-                        chr(65 + (r * 18 + c) % 26),
-                        (x + 16, y + 48),
-                        cv2.FONT_HERSHEY_SIMPLEX,
-                        1.2,
-                        230,
-                        2,
-                    )
-        elif kind == 1:  # floor tiles with grout, at an angle
-            tile = int(rng.integers(30, 90))
-            yy, xx = np.mgrid[0:720, 0:1280]
-            a = rng.uniform(0, np.pi)
-            u = (xx * np.cos(a) + yy * np.sin(a)) % tile
-            v = (-xx * np.sin(a) + yy * np.cos(a)) % tile
-            img = np.where((u < 4) | (v < 4), 60, 190).astype(np.uint8)
-        else:  # nested squares everywhere (finder-like), random sizes
-            img = np.full((720, 1280), 210, np.uint8)
-            for _ in range(60):
-                size = int(rng.integers(14, 80))
-                x, y = int(rng.integers(0, 1240)), int(rng.integers(0, 680))
-                for k, value in ((0, 20), (1, 210), (2, 20)):
-                    a = k * size // 7
-                    cv2.rectangle(img, (x + a, y + a), (x + size - a, y + size - a), value, -1)
+    for _ in range(max(1, count // 3)):  # nested squares everywhere (finder-like)
+        img = np.full((720, 1280), 210, np.uint8)
+        for _ in range(60):
+            size = int(rng.integers(14, 80))
+            x, y = int(rng.integers(0, 1240)), int(rng.integers(0, 680))
+            for k, value in ((0, 20), (1, 210), (2, 20)):
+                a = k * size // 7
+                cv2.rectangle(img, (x + a, y + a), (x + size - a, y + size - a), value, -1)
         img = cv2.GaussianBlur(img, (0, 0), 1.0)
         img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
-        out.append(("textured", img))
+        out.append(("nested squares", img))
     return out
 
 
@@ -167,7 +181,7 @@ def empty_rows(count: int) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     frames = empty_frames(count)
-    for kind in ("bench_decode", "textured"):
+    for kind in dict.fromkeys(k for k, _f in frames):
         subset = [f for k, f in frames if k == kind]
         for name, decoder in decoders().items():
             times, works, regions, texts = [], [], 0, 0
@@ -192,24 +206,20 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10, help="frames per condition and version")
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--empty", type=int, default=30, help="empty frames of each kind")
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--frames", choices=["auto", "own"], default="auto")
     parser.add_argument("--sections", default="12")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
-    frames = own_frames
-    if args.frames == "auto":
-        try:
-            from phonesim_adapter import phonesim_frames  # type: ignore[import-not-found]
-
-            frames = phonesim_frames
-        except ImportError:
-            pass
+    frames: Frames = own_frames
+    if args.frames == "auto" and (REPO / "bench" / "phonesim.py").is_file():
+        frames = phonesim_frames
     conditions = tuple(c for c in args.conditions.split(",") if c)
     if "1" in args.sections:
-        print(f"## Code frames per condition ({frames.__module__})\n")
-        print("\n".join(condition_rows(frames, args.count, conditions)))
+        print(f"## Code frames per condition ({frames.__name__})\n")
+        print("\n".join(condition_rows(frames, args.count, args.seed, conditions)))
     if "2" in args.sections:
         print("\n## Empty scenes\n")
         print("\n".join(empty_rows(args.empty)))

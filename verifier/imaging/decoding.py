@@ -457,6 +457,10 @@ FALLBACKS: tuple[tuple[str, Attempt], ...] = (
 #: machine; the tests check that no frame needs more even without it.
 MAX_WORK = 1000
 
+#: Most regions looked at per frame: each that is not promising costs up to one polished
+#: grid and one read (~480 units), so two keep a frame within MAX_WORK.
+MAX_REGIONS = 2
+
 #: What degenerate geometry can still raise from numpy and OpenCV deep in the grid reader
 #: (a singular matrix, a NaN made an index, an empty window). Caught per region: the frame
 #: then reads as "no code" there, never as a traceback.
@@ -581,13 +585,16 @@ class PipelineDecoder:
         once the probe's region has failed or there is none) symbols made of three finder
         patterns; where the probe found nothing, where zxing failed to decode."""
         corners = self.probe.find(gray)
+        yielded = 0
         if corners is not None:
             yield Region(corners, "texture")
+            yielded += 1
         if self.finders:
             for quad in finder_regions(gray, budget):
-                if corners is None or not same_region(quad, corners):
+                if yielded < MAX_REGIONS and (corners is None or not same_region(quad, corners)):
                     yield Region(quad, "finders")
-        if corners is not None:
+                    yielded += 1
+        if yielded >= MAX_REGIONS or corners is not None:
             return
         for r in results:
             if not r.valid:

@@ -174,9 +174,10 @@ def _rings(
 ) -> list[tuple[float, str, int, int]]:
     """(error, kind, ring label, core label) for components of ``kind`` centred on a core."""
     h, w = dark_labels.shape
+    ok = np.isfinite(cent).all(axis=1)  # a label with no pixels has a NaN centroid
+    cent = np.where(ok[:, None], cent, -1.0)
     cx = np.clip(np.round(cent[:, 0]).astype(np.int64), 0, w - 1)
     cy = np.clip(np.round(cent[:, 1]).astype(np.int64), 0, h - 1)
-    ok = np.isfinite(cent).all(axis=1)
     ok[0] = False
     core = dark_labels[cy, cx]
     ok &= core > 0
