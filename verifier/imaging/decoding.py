@@ -36,7 +36,7 @@ import numpy as np
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, spend
 from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
-from verifier.imaging.locate import symbol_outlines
+from verifier.imaging.locate import symbols
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,10 @@ class Region:
 
     corners: np.ndarray
     source: str  # "texture", "finders" or "zxing" (detected, not decoded)
+    #: "finders": the three finder centres (top left, top right, bottom left, frame px) and
+    #: the modules across the symbol they suggest, for the grid reader to start from.
+    centres: np.ndarray | None = None
+    modules: int = 0
 
 
 def _order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -333,27 +337,17 @@ def _four_corners(hull: np.ndarray) -> np.ndarray:
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
 
 
-def finder_regions(gray: np.ndarray, budget: Budget | None = None) -> list[np.ndarray]:
-    """Outlines of symbols made of three finder patterns (``locate.symbol_outlines``); none
-    on a geometry error (counted nowhere: the search is only a guess at where to look)."""
+def finder_regions(
+    gray: np.ndarray, budget: Budget | None = None, fine: bool | None = None
+) -> list[Region]:
+    """Symbols made of three finder patterns (``locate.symbols``; ``fine``: search the full
+    resolution too); none on a geometry error (counted nowhere: the search is only a guess
+    at where to look)."""
     try:
-        return symbol_outlines(gray, budget)
+        found = symbols(gray, budget, fine)
     except _geometry_errors():
         return []
-
-
-def same_region(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether two outlines cover nearly the same symbol: centres within a tenth of the
-    larger's diagonal and areas within 1.5x."""
-    size = max(float(np.linalg.norm(a[0] - a[2])), float(np.linalg.norm(b[0] - b[2])), 1.0)
-    area_a, area_b = _area(a), _area(b)
-    near = float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0))) < 0.1 * size
-    return near and max(area_a, area_b) <= 1.5 * max(min(area_a, area_b), 1.0)
-
-
-def _area(quad: np.ndarray) -> float:
-    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
-    return abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1))) / 2
+    return [Region(c.corners, "finders", c.centres, c.modules) for c in found]
 
 
 # --------------------------------------------------------------------------- image fixes
@@ -395,7 +389,13 @@ class _Work:
     """One region of a frame and what the fallback stages share: the crop around it, its
     de-moired copy and the located symbol, each computed on first use."""
 
-    def __init__(self, gray: np.ndarray, corners: np.ndarray, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        gray: np.ndarray,
+        corners: np.ndarray,
+        budget: Budget | None = None,
+        region: Region | None = None,
+    ) -> None:
         pad = 30
         self.budget = budget
         h, w = gray.shape
@@ -404,6 +404,9 @@ class _Work:
         y1 = int(min(h, np.ceil(corners[:, 1].max()) + pad))
         self.crop = gray[y0:y1, x0:x1]
         self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
+        self.known = None  # finder centres (crop px) and modules the region came with
+        if region is not None and region.centres is not None:
+            self.known = (region.centres - np.float32([x0, y0]), region.modules)
         self._clean: np.ndarray | None = None
         self._symbol: Symbol | None = None
 
@@ -417,7 +420,7 @@ class _Work:
     @property
     def symbol(self) -> Symbol:
         if self._symbol is None:
-            self._symbol = Symbol(self.crop, self.corners, self.budget)
+            self._symbol = Symbol(self.crop, self.corners, self.budget, self.known)
         return self._symbol
 
     def read(self, rank: int = 0, clean: bool = False, refine: int = 0) -> list[str]:
@@ -543,7 +546,7 @@ class PipelineDecoder:
     ) -> list[str]:
         attempts = 0
         for region in self.regions(gray, results, budget):
-            work = _Work(gray, region.corners, budget)
+            work = _Work(gray, region.corners, budget, region)
             try:
                 for label, attempt in FALLBACKS:
                     if attempts >= self.max_attempts or self._over(start) or budget.exhausted:
@@ -590,10 +593,13 @@ class PipelineDecoder:
             yield Region(corners, "texture")
             yielded += 1
         if self.finders:
-            for quad in finder_regions(gray, budget):
-                if yielded < MAX_REGIONS and (corners is None or not same_region(quad, corners)):
-                    yield Region(quad, "finders")
-                    yielded += 1
+            # also where the probe's region is on the same symbol: the finders' outline has
+            # its perspective, which the rough view then takes out (tilted codes)
+            # at full resolution too where the probe saw a code's texture (small modules)
+            fine = True if corners is not None else None
+            for region in finder_regions(gray, budget, fine)[: MAX_REGIONS - yielded]:
+                yield region
+                yielded += 1
         if yielded >= MAX_REGIONS or corners is not None:
             return
         for r in results:

@@ -31,8 +31,13 @@ import numpy as np
 
 from verifier.imaging.budget import Budget, spend
 
-#: Pyramid levels (downscale factors) searched, finest first.
+#: Pyramid levels (downscale factors) searched. Each level covers modules of ~0.75 to ~5
+#: of its px (the ``WINDOW`` must exceed a 3-module core), so full and half resolution hold
+#: every code a 720p frame can show at version 15 or more (under 9.5 px a module); the
+#: quarter level is for larger frames (stills), where such codes can be twice as coarse.
 LEVELS = (1, 2, 4)
+#: Frames whose longer side is at most this skip the quarter level.
+QUARTER_FROM = 1600
 #: Local-mean window of the threshold, px at each level: over 4 modules of the largest
 #: finder a level is for, so the 3-module core stays darker than its surroundings.
 WINDOW = 31
@@ -75,7 +80,7 @@ def find_finders(
     h, w = gray.shape
     found: list[Finder] = []
     for level in sorted(LEVELS, reverse=True):
-        if min(h, w) // level < 2 * WINDOW:
+        if min(h, w) // level < 2 * WINDOW or (level == 4 and max(h, w) <= QUARTER_FROM):
             continue
         if level == 1 and not (fine or (fine is None and found and not group(found))):
             break
@@ -283,7 +288,7 @@ def finder_score(image: np.ndarray, centre: np.ndarray, axes: np.ndarray) -> flo
 #: cosine of a right angle; the three finders' module sizes within this ratio.
 SIDE_RATIO = 1.35
 MAX_COS = 0.35
-MODULE_RATIO = 1.8
+MODULE_RATIO = 2.4  # measured: 2.0 between the near and far finders of a v27 code at 50 deg
 #: Finder centre spacing in modules: version 1 (14) to 40 (170), with a margin.
 MIN_SPACING, MAX_SPACING = 10.0, 180.0
 
@@ -444,15 +449,33 @@ def _ring_homography(triple: Triple, affine: np.ndarray) -> np.ndarray | None:
     return matrix if float(np.median(err)) < 0.7 * pitch else None
 
 
-def symbol_outlines(gray: np.ndarray, budget: Budget | None = None) -> list[np.ndarray]:
-    """Outlines (4x2 frame px, clockwise from the symbol's top left) of the likeliest QR
-    symbols in the frame, best first; empty when no three finders make a symbol."""
-    quads = []
-    for triple in group(find_finders(gray, budget)):
+@dataclass(frozen=True)
+class Candidate:
+    """A probable symbol: its outline (4x2 frame px, clockwise from its top left), its
+    finder centres (3x2: top left, top right, bottom left) and modules across (estimated)."""
+
+    corners: np.ndarray
+    centres: np.ndarray
+    modules: int
+
+
+def symbols(
+    gray: np.ndarray, budget: Budget | None = None, fine: bool | None = None
+) -> list[Candidate]:
+    """The likeliest QR symbols in the frame, best first (at most ``MAX_SYMBOLS``); empty
+    when no three finders make a symbol. ``fine``: as for ``find_finders``."""
+    out = []
+    for triple in group(find_finders(gray, budget, fine)):
         try:
             quad = outline(triple)
         except (np.linalg.LinAlgError, ArithmeticError, ValueError):
             quad = None
         if quad is not None:
-            quads.append(quad)
-    return quads
+            centres = np.array([triple.tl.centre, triple.tr.centre, triple.bl.centre])
+            out.append(Candidate(quad, centres.astype(np.float32), triple.modules))
+    return out
+
+
+def symbol_outlines(gray: np.ndarray, budget: Budget | None = None) -> list[np.ndarray]:
+    """Just the outlines of ``symbols``."""
+    return [c.corners for c in symbols(gray, budget)]
