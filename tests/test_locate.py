@@ -166,3 +166,22 @@ def test_any_finder_geometry_groups_without_raising(points) -> None:
     for triple in locate.group(finders):
         quad = locate.outline(triple)
         assert quad is None or (np.isfinite(quad).all() and locate._convex(quad))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(st.floats(-300, 900), st.floats(-300, 900)), min_size=3, max_size=3),
+    st.integers(-5, 200),
+)
+def test_the_grid_reader_takes_any_finder_positions_without_raising(centres, modules) -> None:
+    """Finder centres handed to the grid reader anywhere (the same point, in a line, outside
+    the region): it reads the code or nothing, within the work bound, and never raises."""
+    from verifier.imaging.decoding import FALLBACKS, MAX_WORK, Region, _Work
+
+    gray, truth = _night_tilt50()
+    region = Region(truth.astype(np.float32), "finders", np.float32(centres), modules)
+    budget = Budget()
+    work = _Work(gray, region.corners, budget, region)
+    for _label, attempt in FALLBACKS:
+        assert attempt(work) in ([], [TEXT])
+    assert budget.work <= MAX_WORK

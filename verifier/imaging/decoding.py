@@ -7,14 +7,20 @@ The default pipeline (measured in ``bench/RESULTS.md``):
 
 1. zxing-cpp (QR only, no inverted pass) on the whole frame; a sharp code stops here, and
    a frame with no code costs only this plus a cheap texture probe.
-2. Otherwise find the symbol: the largest dense, roughly square patch of fine texture
-   (the probe; on a frame banded by a display's PWM, looked for again on the frame over its
-   local mean), else zxing's position for a QR symbol it detected but could not decode.
-   No region found: give up (the cheap empty-frame path).
+2. Otherwise find the symbol, at most two regions a frame: the largest dense, roughly
+   square patch of fine texture (the probe; on a frame banded by a display's PWM, looked
+   for again on the frame over its local mean); then, where that region is missing or
+   failed, three finder patterns that make a symbol (``locate``: finder cores and rings on
+   an image pyramid of the locally thresholded frame, at any roll and up to ~50 degrees of
+   tilt, its outline with the perspective; full resolution only where the probe saw
+   texture or the coarser level saw finders); else zxing's position for a QR symbol it
+   detected but could not decode. No region found: give up (the cheap empty-frame path).
 3. Fallbacks within a time budget, all the module-grid reader of ``decoding_grid``
-   (finder patterns, a homography polished on every module, module centres sampled and
-   equalised, a clean symbol re-rendered for zxing): on the crop, on its de-moired copy,
-   with the grid refitted to the symbol as first read, with the next likeliest version.
+   (finder patterns, found by template in a rough view of the region or, for a finder
+   region, taken from the search; a homography polished on every module, module centres
+   sampled and equalised, a clean symbol re-rendered for zxing): on the crop, on its
+   de-moired copy, with the grid refitted to the symbol as first read, with the next
+   likeliest version.
 
 Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 """
