@@ -185,3 +185,21 @@ def test_the_grid_reader_takes_any_finder_positions_without_raising(centres, mod
     for _label, attempt in FALLBACKS:
         assert attempt(work) in ([], [TEXT])
     assert budget.work <= MAX_WORK
+
+
+def test_the_field_frame_that_hung_the_decoder_is_read_by_its_finders() -> None:
+    """Issue 16's hang frame (a version-35 code at ~3.2 px a module): the probe's region
+    gives no read; the symbol its three finders make does (no time budget: the work cap)."""
+    from pathlib import Path
+
+    from verifier.imaging.decoding import load_gray
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "field" / "decoder-hang-frame.png"
+    if not path.is_file():
+        pytest.skip(f"field frame {path} not present (shared data is not in this checkout)")
+    gray = load_gray(path)
+    assert PipelineDecoder(budget_s=None, finders=False).decode(gray) == []
+    decoder = PipelineDecoder(budget_s=None)
+    texts = decoder.decode(gray)
+    assert len(texts) == 1 and texts[0].startswith("ML1:") and len(texts[0]) > 2000
+    assert decoder.last_stage.startswith("grid")

@@ -451,12 +451,107 @@ def _ring_homography(triple: Triple, affine: np.ndarray) -> np.ndarray | None:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A probable symbol: its outline (4x2 frame px, clockwise from its top left), its
-    finder centres (3x2: top left, top right, bottom left) and modules across (estimated)."""
+    """A probable symbol: its outline (4x2 frame px, clockwise), its finder centres (3x2:
+    top left, top right, bottom left; None when only two were seen) and modules across."""
 
     corners: np.ndarray
-    centres: np.ndarray
+    centres: np.ndarray | None
     modules: int
+
+
+#: Least finder score of both finders of a pair that stands in for a symbol (where the
+#: third finder is lost: foreshortened, blurred or under glare), and how much more texture
+#: the symbol's side of the pair must show than the other side.
+PAIR_SCORE = 0.75
+PAIR_TEXTURE = 1.3
+
+
+def pair_candidate(gray: np.ndarray, finders: list[Finder]) -> Candidate | None:
+    """A symbol from two finders along one of its sides or its diagonal, the best-scoring
+    such pair first (at most 6 pairs tried): the square they span, on the side of the side
+    pair that shows more module texture. The grid reader then searches all three finders
+    in its view of that square."""
+    strong = sorted((f for f in finders if f.score >= PAIR_SCORE), key=lambda f: -f.score)[:6]
+    best: tuple[float, Candidate] | None = None
+    for k, a in enumerate(strong):
+        for b in strong[k + 1 :]:
+            if max(a.module, b.module) > MODULE_RATIO * min(a.module, b.module):
+                continue
+            try:
+                found = _pair_squares(a, b)
+            except (np.linalg.LinAlgError, ArithmeticError, ValueError):
+                continue
+            scored = [(_texture(gray, quad, n), quad, n) for quad, n in found]
+            scored = [t for t in scored if np.isfinite(t[0])]
+            if not scored:
+                continue
+            scored.sort(key=lambda t: -t[0])
+            if len(scored) == 2 and scored[0][0] < PAIR_TEXTURE * max(scored[1][0], 1e-6):
+                continue  # no side looks like the symbol's
+            texture, quad, n = scored[0]
+            if best is None or texture > best[0]:
+                best = (texture, Candidate(quad.astype(np.float32), None, n))
+    return None if best is None else best[1]
+
+
+def _pair_squares(a: Finder, b: Finder) -> list[tuple[np.ndarray, int]]:
+    """Symbol outlines two finders allow, with their size in modules: both squares beside
+    a side pair, the one square of a diagonal pair; none for any other angle."""
+    u = np.linalg.solve(a.axes, b.centre - a.centre)  # in a's modules, along its sides
+    v = np.linalg.solve(b.axes, a.centre - b.centre)
+    dist = float(np.sqrt(np.hypot(*u) * np.hypot(*v)))
+    lo, hi = sorted(np.abs(u))
+    out = []
+    if lo <= 0.2 * hi and MIN_SPACING <= dist <= MAX_SPACING:  # a side: the square beside
+        n = _symbol_size(dist)
+        perp = a.axes @ np.array([-u[1], u[0]])  # the side turned a right angle, frame px
+        for sign in (1.0, -1.0):
+            out.append((_centres_square(a.centre, b.centre, b.centre + sign * perp, n), n))
+    elif abs(hi - lo) <= 0.2 * hi and MIN_SPACING * 1.41 <= dist <= MAX_SPACING * 1.41:
+        n = _symbol_size(dist / np.sqrt(2))
+        mid, half = (a.centre + b.centre) / 2, a.axes @ np.array([-u[1], u[0]]) / 2
+        out.append((_centres_square(a.centre, mid + half, b.centre, n), n))
+    return out
+
+
+def _centres_square(p: np.ndarray, q: np.ndarray, r: np.ndarray, n: int) -> np.ndarray:
+    """The symbol outline (clockwise) whose finder-centre square has consecutive corners
+    ``p``, ``q``, ``r`` (3.5 modules in from the symbol's corners)."""
+    import cv2
+
+    src = np.float32([[3.5, 3.5], [n - 3.5, 3.5], [n - 3.5, n - 3.5]])
+    affine = cv2.getAffineTransform(src, np.float32([p, q, r])).astype(np.float64)
+    quad = _apply(np.vstack([affine, [0, 0, 1]]), np.float64([[0, 0], [n, 0], [n, n], [0, n]]))
+    x, y = quad[:, 0], quad[:, 1]
+    if float(x @ np.roll(y, -1) - y @ np.roll(x, -1)) < 0:  # counter-clockwise (y down)
+        quad = quad[::-1]
+    return quad
+
+
+def _texture(gray: np.ndarray, quad: np.ndarray, n: int) -> float:
+    """Module-scale texture inside an outline: mean absolute difference between grey
+    levels one module apart on a grid of module centres over its middle (data modules
+    differ at random; a screen, bezel or wall mostly do not); NaN outside the frame."""
+    import cv2
+
+    grid = np.arange(6.5, n - 6.5, max(1.0, (n - 13) / 24))
+    uu, vv = np.meshgrid(grid, grid)
+    pts = np.c_[uu.ravel(), vv.ravel()]
+    src = np.float32([[0, 0], [n, 0], [n, n]])
+    affine = cv2.getAffineTransform(src, quad[:3].astype(np.float32)).astype(np.float64)
+    at = pts @ affine[:, :2].T + affine[:, 2]
+    step = at + (affine[:, 0] * 1.0)  # one module along the first side
+    h, w = gray.shape
+    inside = (at >= 0).all(1) & (at[:, 0] < w - 1) & (at[:, 1] < h - 1)
+    inside &= (step >= 0).all(1) & (step[:, 0] < w - 1) & (step[:, 1] < h - 1)
+    if inside.mean() < 0.8:
+        return float("nan")
+
+    def sample(p: np.ndarray) -> np.ndarray:
+        m = p[inside].astype(np.float32)
+        return cv2.remap(gray, m[:, 0].reshape(1, -1), m[:, 1].reshape(1, -1), cv2.INTER_LINEAR)
+
+    return float(np.mean(np.abs(sample(at).astype(np.float64) - sample(step))))
 
 
 def symbols(
@@ -465,7 +560,8 @@ def symbols(
     """The likeliest QR symbols in the frame, best first (at most ``MAX_SYMBOLS``); empty
     when no three finders make a symbol. ``fine``: as for ``find_finders``."""
     out = []
-    for triple in group(find_finders(gray, budget, fine)):
+    finders = find_finders(gray, budget, fine)
+    for triple in group(finders):
         try:
             quad = outline(triple)
         except (np.linalg.LinAlgError, ArithmeticError, ValueError):
@@ -473,7 +569,15 @@ def symbols(
         if quad is not None:
             centres = np.array([triple.tl.centre, triple.tr.centre, triple.bl.centre])
             out.append(Candidate(quad, centres.astype(np.float32), triple.modules))
+    if not out and PAIRS:
+        pair = pair_candidate(gray, finders)
+        if pair is not None:
+            out.append(pair)
     return out
+
+
+#: Whether two finders alone may stand in for a symbol (``pair_candidate``).
+PAIRS = True
 
 
 def symbol_outlines(gray: np.ndarray, budget: Budget | None = None) -> list[np.ndarray]:
