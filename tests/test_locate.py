@@ -42,8 +42,9 @@ def _tilted(text: str, tilt: float, roll: float, ppm: float, dim: float, seed: i
     z = focal / ppm + world[:, 2]
     truth = np.stack([focal * world[:, 0] / z + 640, focal * world[:, 1] / z + 360], 1)
     side, margin = screen.shape[0], 80
-    src = np.float32([[margin, margin], [side - margin, margin], [side - margin] * 2,
-                      [margin, side - margin]])
+    src = np.float32(
+        [[margin, margin], [side - margin, margin], [side - margin] * 2, [margin, side - margin]]
+    )
     matrix = cv2.getPerspectiveTransform(src, truth.astype(np.float32))
     img = cv2.warpPerspective(screen, matrix, (1280, 720), flags=cv2.INTER_AREA, borderValue=90)
     rng = np.random.default_rng(seed)
