@@ -314,7 +314,11 @@ def placed_finders(
     pts = pts[:, :2] / pts[:, 2:3]
     spacing = (np.hypot(*(pts[1] - pts[0])) + np.hypot(*(pts[2] - pts[0]))) / 2
     pitch = float(spacing / max(modules - 7, 1))
-    if not np.isfinite(pitch) or pitch <= 0:
+    # a symbol of 21-177 modules inside the view (the templates are made at this size)
+    if not (21 <= modules <= 177 and np.isfinite(pitch) and 0 < pitch <= view.shape[0] / 21):
+        return None
+    placed = Finders(pts[0], pts[1], pts[2], pitch, 0.0)
+    if not plausible_finders(placed):
         return None
     fine = []
     for x, y in pts:

@@ -1,26 +1,32 @@
 """Candidate search by finder patterns: where a QR symbol is when the texture probe sees none.
 
-A QR finder pattern is a dark 3x3-module core inside a light ring inside a dark ring (7x7).
-Seen at any roll and tilted up to ~50 degrees it is still a dark blob whose surroundings are a
-light ring centred on it, and that nesting survives glare, low light and uneven exposure once
-the frame is thresholded against its local mean. So, on an image pyramid (the frame at full,
-half and quarter resolution, one threshold window for finders of every size):
+A QR finder pattern is a dark 3x3-module core inside a light ring inside a dark ring (7x7),
+with a light separator around it. Seen at any roll and tilted up to ~50 degrees it is still a
+dark blob with a ring centred on it, and that nesting survives glare, low light and uneven
+exposure once the frame is thresholded against its local mean. On an image pyramid (half
+resolution; full resolution where the probe saw a code's texture or half resolution saw some
+finder but no symbol; quarter resolution for frames over 1600 px):
 
-1. dark and light connected components of the locally thresholded frame; a *core* is a
-   dark component that a light or a dark component surrounds concentrically: the
-   component's centroid falls on the core, its box holds the core's, sizes in the ratios of
-   a finder's rings (all vectorised over every component of the frame);
-2. each candidate's ring gives the local shape of the symbol: its second moments, whitened,
-   map frame vectors to modules up to a rotation, so foreshortening and roll drop out;
+1. dark and light connected components of the thresholded level (dark: below the 31 px
+   mean and not lighter than the 5x5 around it, so a thin blurred light ring survives); a
+   *core* is a dark component that a light or a dark component surrounds concentrically
+   (its centroid on the core, its box around the core's, sizes in a finder's ratios), all
+   vectorised over every component;
+2. the ring's second moments, whitened, map frame vectors to modules up to a rotation (so
+   foreshortening and roll drop out), its outline in that frame gives the rotation, and
+   the grey levels at the 9x9 module centres must correlate with a finder and separator;
 3. three candidates are a symbol when, seen from one of them (the top left) through its own
-   whitening, the other two are 8-174 modules away, about as far as each other and at about
-   a right angle, and the three are of similar size (vectorised over every triple);
-4. the symbol's outline: the affine map that puts the three finder centres at their module
-   positions, refined to a homography on the rings' corners where they fit, extrapolated to
-   the fourth corner.
+   whitening, the other two are 10-180 modules away, about as far as each other (as both
+   ends see it) and at about a right angle, the angles at the other two about 45 degrees,
+   and module sizes within 2.4x (perspective); all triples vectorised;
+4. the outline: the affine map of the three centres, refined to a homography on the
+   finders' own corners where it fits them, extrapolated to the fourth corner;
+5. no triple: two strong finders along a side (the square on the side that shows module
+   texture) or a diagonal stand in for the symbol, for the grid reader to search.
 
-Bounded: at most ``MAX_CANDIDATES`` finder candidates and ``MAX_SYMBOLS`` outlines per
-frame, and it never raises on any frame (degenerate geometry is no region).
+Bounded: at most ``MAX_CANDIDATES`` candidates (``MAX_RINGS`` rings looked at) a level, six
+finders paired, ``MAX_SYMBOLS`` outlines a frame; one unit of the budget a level; never
+raises on any frame (degenerate geometry is no region).
 """
 
 from __future__ import annotations
