@@ -136,20 +136,23 @@ def _level_finders(image: np.ndarray, level: int) -> list[Finder]:
         image = cv2.GaussianBlur(image, (3, 3), 0)
     dark = binarise(image)
     _n, dark_labels, dark_stats, dark_cent = cv2.connectedComponentsWithStats(dark, 4)
-    _n, light_labels, light_stats, light_cent = cv2.connectedComponentsWithStats(1 - dark, 4)
     cores = _cores(dark_stats)
-    pairs = [
-        *_rings("light", light_stats, light_cent, dark_labels, dark_stats, cores, False),
-        *_rings("dark", dark_stats, dark_cent, dark_labels, dark_stats, cores, True),
-    ]
+    pairs = _rings("dark", dark_stats, dark_cent, dark_labels, dark_stats, cores, True)
+    light_labels = light_stats = None
+    if _ringed(dark, dark_stats, cores).any():  # the light components cost a second pass
+        _n, light_labels, light_stats, light_cent = cv2.connectedComponentsWithStats(
+            1 - dark, 4
+        )
+        pairs += _rings("light", light_stats, light_cent, dark_labels, dark_stats, cores, False)
     pairs.sort(key=lambda p: p[0])  # best first: ring to core size nearest a finder's
     out: list[Finder] = []
     seen: set[int] = set()
     for _err, kind, ring, core in pairs[:MAX_RINGS]:
         if core in seen:
             continue
-        labels = light_labels if kind == "light" else dark_labels
-        stats = light_stats if kind == "light" else dark_stats
+        labels = dark_labels if kind == "dark" else light_labels
+        stats = dark_stats if kind == "dark" else light_stats
+        assert labels is not None and stats is not None
         finder = _finder(image, labels, stats, ring, kind, level)
         if finder is not None:
             seen.add(core)
@@ -172,6 +175,25 @@ def _cores(stats: np.ndarray) -> np.ndarray:
     ok &= area >= 0.3 * w * h
     ok[0] = False  # background label
     return ok
+
+
+def _ringed(dark: np.ndarray, stats: np.ndarray, cores: np.ndarray) -> np.ndarray:
+    """Which cores look ringed, by 8 pixels: light at 1.33 of the core's half size from its
+    centre (mid light ring, at any roll) and dark at 2 (mid dark ring), each in at least 3 of
+    the 4 directions along the axes. Only where some core is does the light ring search
+    run (a scene of blobs, text and texture mostly has none)."""
+    h, w = dark.shape
+    x0, y0, bw, bh = (stats[:, i].astype(np.float64) for i in range(4))
+    cx, cy = x0 + bw / 2 - 0.5, y0 + bh / 2 - 0.5
+    votes = []
+    for reach, want in ((1.33, 0), (2.0, 1)):
+        hits = np.zeros(len(stats), np.int64)
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            x = np.clip(np.round(cx + dx * reach * bw / 2).astype(np.int64), 0, w - 1)
+            y = np.clip(np.round(cy + dy * reach * bh / 2).astype(np.int64), 0, h - 1)
+            hits += dark[y, x] == want
+        votes.append(hits >= 3)
+    return cores & votes[0] & votes[1]
 
 
 def _rings(
