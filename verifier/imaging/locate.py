@@ -140,9 +140,7 @@ def _level_finders(image: np.ndarray, level: int) -> list[Finder]:
     pairs = _rings("dark", dark_stats, dark_cent, dark_labels, dark_stats, cores, True)
     light_labels = light_stats = None
     if _ringed(dark, dark_stats, cores).any():  # the light components cost a second pass
-        _n, light_labels, light_stats, light_cent = cv2.connectedComponentsWithStats(
-            1 - dark, 4
-        )
+        _n, light_labels, light_stats, light_cent = cv2.connectedComponentsWithStats(1 - dark, 4)
         pairs += _rings("light", light_stats, light_cent, dark_labels, dark_stats, cores, False)
     pairs.sort(key=lambda p: p[0])  # best first: ring to core size nearest a finder's
     out: list[Finder] = []
