@@ -27,7 +27,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, spend
-from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
+from verifier.imaging.decoding_grid import Located, Symbol, qr_results, read_located
 
 log = logging.getLogger(__name__)
 
@@ -380,8 +380,11 @@ class _Work:
         y1 = int(min(h, np.ceil(corners[:, 1].max()) + pad))
         self.crop = gray[y0:y1, x0:x1]
         self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
+        self.origin = (int(x0), int(y0))  # of the crop in the frame
         self._clean: np.ndarray | None = None
         self._symbol: Symbol | None = None
+        #: The best version candidate's grid (crop coordinates), once a stage has fitted it.
+        self.located: Located | None = None
 
     @property
     def clean(self) -> np.ndarray:
@@ -402,10 +405,20 @@ class _Work:
         where = self.symbol.grid(rank)
         if where is None:
             return []
+        if rank == 0:
+            self.located = where
         image = self.clean if clean else self.crop
         if clean and image is self.crop:
             return []
         return read_located(image, where, refine, self.budget)
+
+    def located_in_frame(self) -> Located | None:
+        """``located`` with its homography taking frame (not crop) coordinates."""
+        if self.located is None:
+            return None
+        x0, y0 = self.origin
+        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        return replace(self.located, frame_to_module=self.located.frame_to_module @ shift)
 
     def read_refined(self) -> list[str]:
         """The best candidate again with its grid refitted to the whole symbol as read."""
@@ -481,6 +494,10 @@ class PipelineDecoder:
     last_stage: str = field(default="", init=False, compare=False)
     #: Units of fallback work the last frame took.
     last_work: int = field(default=0, init=False, compare=False)
+    #: The last frame's symbol when a grid was fitted to it but it was not read (frame
+    #: coordinates; the most fixed-module agreement over its regions), else None: what
+    #: ``verifier.imaging.multiframe`` combines over consecutive frames.
+    last_located: Located | None = field(default=None, init=False, compare=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
@@ -489,6 +506,7 @@ class PipelineDecoder:
     def decode(self, gray: np.ndarray) -> list[str]:
         self.last_stage = ""
         self.last_work = 0
+        self.last_located = None
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
@@ -527,7 +545,18 @@ class PipelineDecoder:
                         break
             except _geometry_errors() as exc:
                 self._geometry_error(region, exc)
+            finally:
+                self._keep_located(work)
         return []
+
+    def _keep_located(self, work: _Work) -> None:
+        if self.last_stage:  # read: nothing left to combine
+            self.last_located = None
+            return
+        located = work.located_in_frame()
+        best = self.last_located
+        if located is not None and (best is None or located.agreement > best.agreement):
+            self.last_located = located
 
     def _over(self, start: float) -> bool:
         return self.budget_s is not None and self.clock() - start > self.budget_s

@@ -1,0 +1,332 @@
+"""Reading what no single camera frame shows: one symbol's modules combined over frames.
+
+Sensor noise, an OLED's PWM bands rolling through a rolling-shutter frame and glare that
+moves with the hand damage different modules in each frame. Where the pipeline finds the
+symbol and fits its grid (``PipelineDecoder.last_located``) but cannot read it, this decoder
+keeps the frame's per-module darkness, normalised per frame (the equaliser of
+``decoding_grid``, trained on the modules the version fixes, so exposure, band brightness,
+blur and contrast cancel), and combines the last ``frames`` frames of the same symbol:
+
+- ``combine="vote"``: each module's scores, clipped to +-1 (a confidence: how far from the
+  threshold), averaged with each frame weighted by its grid's fixed-module agreement;
+- ``combine="mean"``: the sampled grey levels over their local mean and spread, averaged,
+  then equalised once.
+
+The combination is decided with the fixed modules forced, rendered and read by zxing's
+pure-symbol reader: a text is only ever what zxing decoded with its Reed-Solomon check.
+
+Registration: module coordinates are the symbol's own (the finders fix the orientation), so
+each frame's grid maps it onto the same modules. ``track=True`` finds the grid on the next
+frames from the last one instead of the pipeline's region search and finder fit: a phase
+correlation of the symbol's surroundings for the shift, then the grid polished on the new
+frame (``polish_grid``) and checked on the fixed modules; when that fails the pipeline runs.
+
+State is one symbol at most ``frames`` deep and is dropped when a frame reads, when no
+symbol is found for more than ``max_gap`` frames, when the version changes, or when the
+frame's modules disagree with what was gathered (another code of the same version agrees on
+about half of them). A stateful decoder for one stream of frames (the scan loop makes one
+per loop); files go through the stateless ``decode_gray``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from verifier.imaging.budget import Budget, OutOfBudget, spend
+from verifier.imaging.decoding import (
+    PipelineDecoder,
+    _as_gray,
+    _geometry_errors,
+    _unique,
+    zxing_read,
+)
+from verifier.imaging.decoding_grid import (
+    Located,
+    equalise,
+    fixed_agreement,
+    fixed_modules,
+    invert_homography,
+    polish_grid,
+    read_located,
+    read_rendered,
+    sample_modules,
+    symbol_size,
+)
+
+#: Fixed-module agreement a frame's grid needs for its modules to be kept (the pipeline's
+#: reads all came from grids at 0.82 or more; chance is about 0.5).
+MIN_AGREEMENT = 0.72
+#: Below this share of agreeing data modules a frame is another code (or a misfit), not the
+#: one gathered: two different codes agree on ~0.5 of them, one code's frames on 0.8+.
+MIN_CONSISTENCY = 0.62
+#: Units of work (``verifier.imaging.budget``) the combining may add to a frame: a
+#: tracked grid's polish (at most 1 + 16 x TRACK_ROUNDS), sampling, equalising, two reads.
+MAX_WORK = 1 + 16 * 12 + 20
+TRACK_ROUNDS = 12
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One frame's view of the symbol: its grid, the equaliser's darkness score per module
+    (> 0 dark), the sampled grey levels over their local mean and spread, and a weight."""
+
+    located: Located
+    score: np.ndarray
+    level: np.ndarray
+    weight: float
+
+
+def local_levels(values: np.ndarray) -> np.ndarray:
+    """Module values over the mean and spread of their 9x9-module neighbourhood: a band or
+    glare scales and shifts a region's grey levels, not this."""
+    import cv2
+
+    mean = cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    sq = cv2.blur(values * values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    return (values - mean) / np.sqrt(np.maximum(sq - mean * mean, 1.0))
+
+
+def observe(gray: np.ndarray, where: Located, budget: Budget | None = None) -> Seen:
+    """Sample and equalise one frame's symbol through its grid."""
+    n = symbol_size(where.version)
+    spend(budget)
+    values = sample_modules(gray, where.frame_to_module, n)
+    if where.inverted:
+        values = 255 - values
+    fixed = fixed_modules(where.version)
+    score = equalise(values, fixed, budget=budget)
+    # how far the equaliser's scores stray from +-1 on the modules whose colour is known:
+    # the frame's noise; frames are weighted by its inverse (as for averaging measurements)
+    miss = score[fixed.known] - np.where(fixed.dark[fixed.known], 1.0, -1.0)
+    weight = 1.0 / max(float(np.mean(miss * miss)), 0.02)
+    return Seen(where, score, local_levels(values), weight)
+
+
+def combine(seen: list[Seen], how: str = "vote", budget: Budget | None = None) -> np.ndarray:
+    """Dark modules decided from several frames of one symbol (fixed modules forced)."""
+    version = seen[0].located.version
+    fixed = fixed_modules(version)
+    weights = np.array([s.weight for s in seen])[:, None, None]
+    if how == "vote":
+        votes = np.stack([np.clip(s.score, -1.0, 1.0) for s in seen])
+        dark = (votes * weights).sum(axis=0) > 0
+    elif how == "mean":
+        levels = (np.stack([s.level for s in seen]) * weights).sum(axis=0) / weights.sum()
+        dark = equalise(levels.astype(np.float32) * 64, fixed, budget=budget) > 0
+    else:
+        raise ValueError(f"unknown combination {how!r} (vote or mean)")
+    dark[fixed.known] = fixed.dark[fixed.known]
+    return dark
+
+
+def consistency(a: np.ndarray, b: np.ndarray, version: int) -> float:
+    """Share of the data modules (not fixed by the version) two decisions agree on."""
+    free = ~fixed_modules(version).known
+    return float(np.mean(a[free] == b[free]))
+
+
+class MultiFrameDecoder:
+    """The pipeline on each frame, plus the symbol's modules combined over the last
+    ``frames`` frames where it is found but not read (see the module docstring)."""
+
+    def __init__(
+        self,
+        pipeline: PipelineDecoder | None = None,
+        frames: int = 6,
+        combine: str = "vote",
+        track: bool = False,
+        max_gap: int = 2,
+        min_agreement: float = MIN_AGREEMENT,
+        max_work: int = MAX_WORK,
+        name: str | None = None,
+    ) -> None:
+        if frames < 1 or combine not in ("vote", "mean"):
+            raise ValueError("frames must be >= 1 and combine 'vote' or 'mean'")
+        self.pipeline = pipeline or PipelineDecoder()
+        self.frames = frames
+        self.how = combine
+        self.track = track
+        self.max_gap = max_gap
+        self.min_agreement = min_agreement
+        self.max_work = max_work
+        self.name = name or f"multiframe-{combine}{frames}{'-track' if track else ''}"
+        self.seen: deque[Seen] = deque(maxlen=frames)
+        self._gap = 0
+        # tracking: the box around the last symbol and that frame's pixels in it
+        self._last_box: tuple[int, int, int, int] | None = None
+        self._last_patch: np.ndarray | None = None
+        #: What read the last frame: "zxing", a pipeline stage, "tracked", "combined", or "".
+        self.last_stage = ""
+        #: Frames read by combining, and tracked grids lost, so far.
+        self.combined_reads = 0
+        self.lost = 0
+
+    def reset(self) -> None:
+        self.seen.clear()
+        self._gap = 0
+        self._last_box = self._last_patch = None
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        gray = _as_gray(gray)
+        self.last_stage = ""
+        budget = self._budget()
+        if self.track and self.seen:
+            texts = self._decode_tracked(gray, budget)
+            if texts is not None:
+                return texts
+        texts = self.pipeline.decode(gray)
+        if texts:
+            self.last_stage = self.pipeline.last_stage
+            self.reset()
+            return texts
+        where = self.pipeline.last_located
+        if where is None or where.agreement < self.min_agreement:
+            self._missed()
+            return []
+        return self._gather(gray, where, budget)
+
+    def _budget(self) -> Budget:
+        seconds = self.pipeline.budget_s
+        deadline = None if seconds is None else max(self.pipeline.deadline_s, seconds)
+        return Budget(deadline, self.max_work, self.pipeline.clock)
+
+    def _missed(self) -> None:
+        self._gap += 1
+        if self._gap > self.max_gap:
+            self.reset()
+
+    def _gather(self, gray: np.ndarray, where: Located, budget: Budget) -> list[str]:
+        """Keep this frame's modules and read the combination, RS-checked by zxing."""
+        try:
+            seen = observe(gray, where, budget)
+            if self.seen and not self._same_symbol(seen):
+                self.reset()
+            self.seen.append(seen)
+            self._gap = 0
+            if self.track:
+                self._last_box = _symbol_box(where, gray.shape, margin=0.15)
+                if self._last_box is not None:
+                    x0, y0, x1, y1 = self._last_box
+                    self._last_patch = gray[y0:y1, x0:x1].astype(np.float32)
+            if len(self.seen) < 2:
+                return []
+            dark = combine(list(self.seen), self.how, budget)
+            texts = _unique(read_rendered(dark, budget))
+        except OutOfBudget:
+            return []
+        except _geometry_errors():
+            self.reset()
+            return []
+        if texts:
+            self.last_stage = "combined"
+            self.combined_reads += 1
+            self.reset()
+        return texts
+
+    def _same_symbol(self, seen: Seen) -> bool:
+        last = self.seen[-1]
+        version = seen.located.version
+        if version != last.located.version or seen.located.inverted != last.located.inverted:
+            return False
+        gathered = combine(list(self.seen), "vote")
+        return consistency(seen.score > 0, gathered, version) >= MIN_CONSISTENCY
+
+    # ------------------------------------------------------------------ tracking
+
+    def _decode_tracked(self, gray: np.ndarray, budget: Budget) -> list[str] | None:
+        """zxing, then the last grid followed onto this frame: read alone, then combined.
+        None when the grid is lost (the caller runs the pipeline)."""
+        results = zxing_read(gray, errors=True, invert=False)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            self.last_stage = "zxing"
+            self.reset()
+            return texts
+        try:
+            where = self._follow(gray, budget)
+            if where is not None:
+                texts = _unique(read_located(gray, where, budget=budget))
+        except OutOfBudget:
+            return []
+        except _geometry_errors():
+            where = None
+        if where is None:
+            self.lost += 1
+            return None
+        if texts:
+            self.last_stage = "tracked"
+            self.reset()
+            return texts
+        return self._gather(gray, where, budget)
+
+    def _follow(self, gray: np.ndarray, budget: Budget) -> Located | None:
+        """The last frame's grid found on this one: shift by phase correlation of the
+        symbol's box, then polished on the modules; None if it no longer fits."""
+        import cv2
+
+        last = self.seen[-1].located
+        box = self._last_box
+        if box is None or self._last_patch is None:
+            return None
+        x0, y0, x1, y1 = box
+        patch = gray[y0:y1, x0:x1].astype(np.float32)
+        spend(budget, 2)
+        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        (dx, dy), _response = cv2.phaseCorrelate(self._last_patch, patch, window)
+        shift = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], np.float64)
+        moved = replace(last, frame_to_module=last.frame_to_module @ shift)
+        box = _symbol_box(moved, gray.shape, margin=0.05)
+        to_frame = invert_homography(moved.frame_to_module)
+        if box is None or to_frame is None:
+            return None
+        x0, y0, x1, y1 = box
+        offset = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        view = gray[y0:y1, x0:x1].astype(np.float32)
+        if last.inverted:
+            view = 255 - view
+        polished = polish_grid(
+            view, offset @ to_frame, last.version, start=0.25, max_rounds=TRACK_ROUNDS,
+            budget=budget,
+        )
+        to_module = invert_homography(polished)
+        if to_module is None:
+            return None
+        frame_to_module = to_module @ offset
+        n = symbol_size(last.version)
+        spend(budget)
+        values = sample_modules(gray, frame_to_module, n, px=2)
+        if last.inverted:
+            values = 255 - values
+        agreement = fixed_agreement(values, fixed_modules(last.version))
+        if agreement < self.min_agreement:
+            return None
+        return Located(last.version, frame_to_module, last.inverted, agreement)
+
+
+def _symbol_box(
+    where: Located, shape: tuple[int, ...], margin: float
+) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the symbol's outline grown by ``margin`` of its size, within the
+    frame; None if the outline is degenerate, leaves the frame or is too small to track."""
+    to_frame = invert_homography(where.frame_to_module)
+    if to_frame is None:
+        return None
+    n = symbol_size(where.version)
+    square = np.array([[0, 0, 1], [n, 0, 1], [n, n, 1], [0, n, 1]], np.float64)
+    corners = square @ to_frame.T
+    if np.any(np.abs(corners[:, 2]) < 1e-9):
+        return None
+    corners = corners[:, :2] / corners[:, 2:3]
+    if not np.isfinite(corners).all():
+        return None
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    grow = margin * float((hi - lo).max())
+    h, w = shape[:2]
+    x0, y0 = max(0, int(lo[0] - grow)), max(0, int(lo[1] - grow))
+    x1, y1 = min(w, int(np.ceil(hi[0] + grow))), min(h, int(np.ceil(hi[1] + grow)))
+    if x1 - x0 < 2 * n or y1 - y0 < 2 * n:  # under 2 px a module, or mostly off the frame
+        return None
+    return x0, y0, x1, y1
