@@ -76,6 +76,7 @@ def variants() -> dict[str, Factory]:
         "+ mean K=8": multi(frames=8, combine="mean"),
         "+ mean K=6 tracked": multi(frames=6, combine="mean", track=True),
         "+ vote K=6 tracked": multi(frames=6, combine="vote", track=True),
+        "+ mean K=6 + image stack 4": multi(frames=6, combine="mean", stack=4),
     }
 
 

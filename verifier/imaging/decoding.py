@@ -498,6 +498,8 @@ class PipelineDecoder:
     #: coordinates; the most fixed-module agreement over its regions), else None: what
     #: ``verifier.imaging.multiframe`` combines over consecutive frames.
     last_located: Located | None = field(default=None, init=False, compare=False)
+    #: The last frame's first region looked at (None: none found), read or not.
+    last_region: Region | None = field(default=None, init=False, compare=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
@@ -507,6 +509,7 @@ class PipelineDecoder:
         self.last_stage = ""
         self.last_work = 0
         self.last_located = None
+        self.last_region = None
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
@@ -531,6 +534,7 @@ class PipelineDecoder:
     ) -> list[str]:
         attempts = 0
         for region in self.regions(gray, results):
+            self.last_region = self.last_region or region
             work = _Work(gray, region.corners, budget)
             try:
                 for label, attempt in FALLBACKS:
