@@ -44,6 +44,21 @@ def glare_frames(text: str, spots: list[tuple[float, float]], seed: int = 0) -> 
     return frames
 
 
+def noisy_frames(text: str, count: int, seed: int = 0) -> list[np.ndarray]:
+    """The version-8 symbol at 4 px a module, moved by up to 3 px between frames (a hand),
+    under heavy sensor noise (sigma 40 on a contrast of 110)."""
+    modules = np.pad(np.array(segno.make(text, error="m", micro=False).matrix, np.uint8), 4)
+    image = np.where(np.kron(modules, np.ones((4, 4), np.uint8)) > 0, 70, 180)
+    image = cv2.GaussianBlur(np.pad(image.astype(np.float32), 40, constant_values=90), (0, 0), 1)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        shift = np.float32([[1, 0, rng.uniform(-3, 3)], [0, 1, rng.uniform(-3, 3)]])
+        moved = cv2.warpAffine(image, shift, image.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
+        frames.append(np.clip(moved + rng.normal(0, 40, image.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
 def _decoder(**kw: object) -> MultiFrameDecoder:
     return MultiFrameDecoder(PipelineDecoder(budget_s=None), **kw)  # type: ignore[arg-type]
 
@@ -159,3 +174,29 @@ def test_each_scan_loop_has_a_combining_decoder_of_its_own() -> None:
     decoders = [getattr(loop.decode, "__self__", None) for loop in (first, second)]
     assert all(isinstance(d, MultiFrameDecoder) for d in decoders)
     assert decoders[0] is not decoders[1]
+
+
+def test_noisy_frames_none_of_which_reads_alone_read_stacked() -> None:
+    frames = noisy_frames(TEXT_A, 4)
+    pipeline = PipelineDecoder(budget_s=None)
+    for gray in frames:
+        assert pipeline.decode(gray) == [] and zxing_texts(gray) == []
+        assert pipeline.last_region is not None  # seen, not read
+    modules_only = _decoder()
+    assert all(modules_only.decode(g) == [] for g in frames)  # no grid fits: nothing to vote
+    stacked = _decoder(stack=4)
+    results = [stacked.decode(g) for g in frames]
+    assert [TEXT_A] in results and all(r in ([], [TEXT_A]) for r in results)
+    assert stacked.stacked_reads >= 1 and len(stacked.frames_kept) <= 4
+
+
+def test_the_image_stack_never_mixes_in_another_code() -> None:
+    a = noisy_frames(TEXT_A, 3)
+    b = noisy_frames(TEXT_B, 4, seed=1)
+    fresh = _decoder(stack=4)
+    expected = [fresh.decode(g) for g in b]
+    decoder = _decoder(stack=4)
+    assert [decoder.decode(g) for g in a[:2]] == [[], []]
+    after_a = [decoder.decode(g) for g in b]
+    assert after_a == expected and [TEXT_B] in after_a
+    assert all(TEXT_A not in texts for texts in after_a)
