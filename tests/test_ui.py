@@ -526,7 +526,7 @@ async def test_kiosk_quit_dialog_shows_the_question_and_keys(world: World) -> No
         await pilot.pause()
         confirm = app.screen.query_one("#confirm")
         shown = str(confirm.render())
-        assert "Zamknąć czytnik?" in shown and "t — tak" in shown and "n albo Esc" in shown
+        assert "Zamknąć program czytnika?" in shown and "t — tak" in shown and "n albo Esc" in shown
         assert confirm.size.width >= 40 and confirm.size.height >= 3  # not an empty box
         await pilot.press("escape")
         await pilot.pause()

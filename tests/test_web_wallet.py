@@ -70,7 +70,8 @@ START = datetime.fromtimestamp(NOW, UTC)
 STUDENT_WITH_PHOTO = dataclasses.replace(STUDENT, photo=synthetic_portrait("web wallet"))
 # The fake issuer's credentials run to 31 March 2027; after the ELS's extension, to 31 October.
 EXTENDED_EXP = next_semester_end(next_semester_end(NOW))
-CLOCK_MESSAGE = ("Zegar telefonu jest źle ustawiony; włącz automatyczny czas i spróbuj ponownie. "
+CLOCK_MESSAGE = ("Zegar telefonu jest źle ustawiony; włącz automatyczne ustawianie daty i godziny "
+                 "i spróbuj ponownie. "
                  "The phone's clock is off; set the time automatically and try again.")
 
 

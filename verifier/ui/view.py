@@ -32,7 +32,7 @@ ACTIONS = {
     "pl": {
         Verdict.VALID: "Porównaj zdjęcie z osobą.",
         Verdict.INVALID: "Nie przyjmuj tej legitymacji — ulga nie przysługuje.",
-        "lists": "Przyjmij, jeśli zdjęcie się zgadza; listy są nieaktualne — naciśnij s.",
+        "lists": "Przyjmij, jeśli zdjęcie się zgadza; naciśnij s, aby pobrać listy.",
         "clock": (
             "Zegar czytnika nie jest ustawiony: sprawdź legitymację wzrokowo "
             "i podłącz czytnik do sieci, aby ustawił zegar."
@@ -46,7 +46,7 @@ ACTIONS = {
     "en": {
         Verdict.VALID: "Compare the photo with the person.",
         Verdict.INVALID: "Do not accept this ID — no student discount.",
-        "lists": "Accept if the photo matches; the lists are out of date — press s.",
+        "lists": "Accept if the photo matches; press s to download the lists.",
         "clock": (
             "The kit's clock is not set: check the student's ID by eye, "
             "and connect the kit to a network to set it."
@@ -95,7 +95,7 @@ CHECK_NAMES = {
 
 LABELS = {
     "pl": {
-        "ready": "Gotowy — pokaż kod QR",
+        "ready": "Gotowy — zbliż kod QR do kamery",
         "until": "ważna do",
         "under26": "poniżej 26 lat",
         "over26": "26 lat lub więcej",
@@ -138,12 +138,12 @@ LABELS = {
         "sync_off": "brak adresu list",
         "sync_running": "synchr. trwa…",
         "sync_ok": "synchr.",
-        "sync_failed": "synchr. nieudana",
+        "sync_failed": "błąd synchr.",
         "more": "i: szczegóły",
         "audit_failed": "DZIENNIK: błąd zapisu",
     },
     "en": {
-        "ready": "Ready — show the QR code",
+        "ready": "Ready — hold the QR code to the camera",
         "until": "valid until",
         "under26": "under 26",
         "over26": "26 or over",

@@ -33,7 +33,7 @@ const TEXTS = {
     "Too many failed attempts; try again in a few minutes.",
   ],
   time_skew: [
-    "Zegar telefonu jest źle ustawiony; włącz automatyczny czas i spróbuj ponownie.",
+    "Zegar telefonu jest źle ustawiony; włącz automatyczne ustawianie daty i godziny i spróbuj ponownie.",
     "The phone's clock is off; set the time automatically and try again.",
   ],
   bad_signature: [
@@ -45,7 +45,7 @@ const TEXTS = {
     "The server does not know this ID; activate again with a new code.",
   ],
   no_device_key: [
-    "Ta legitymacja nie jest związana z tym urządzeniem.",
+    "Ta legitymacja nie jest powiązana z tym urządzeniem.",
     "This ID is not bound to this device.",
   ],
   photo_no_face: [

@@ -73,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
 
 
 QUIT_TEXT = {
-    "pl": ("Zamknąć czytnik?", "t — tak, zamknij      n albo Esc — nie, wróć"),
+    "pl": ("Zamknąć program czytnika?", "t — tak, zamknij      n albo Esc — nie, wróć"),
     "en": ("Quit the verifier?", "y — yes, quit      n or Esc — no, go back"),
 }
 
