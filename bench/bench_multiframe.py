@@ -13,12 +13,11 @@ grid vs tracking the last one), each variant measured on its own:
   range is 2.6-6), and the pipeline's time budget runs on that scaled clock too (80 ms of
   Pi time is 20 ms of CPU here), as it would on the Pi.
 
-Clips: bench_decode's approach clips (a phone brought to the camera, then held), and clips
-of a phone held at arm's length with what moves between frames: ``bench/phonesim.py``'s
-``clip(text, cond, frames, seed)`` when that module exists, otherwise this script's own
-(hand jitter with sensor noise, rolling PWM bands, moving glare, all three), at QR versions
-15 and 27. Then the corpus, frame after frame through one combining decoder: it must read
-what the pipeline reads and never return a wrong text.
+Clips: bench_decode's approach clips (a phone brought to the camera, then held; every
+variant), and phonesim's (``bench/phonesim.py``) clips of a phone held at arm's length in
+the issue's hard rows, where noise, PWM bands and glare move between frames, at QR
+versions 15 and 27 (the main variants). Then the corpus, frame after frame through one
+combining decoder: it must read what the pipeline reads and never return a wrong text.
 """
 
 from __future__ import annotations
@@ -80,131 +79,46 @@ def variants() -> dict[str, Factory]:
     }
 
 
+#: The variants run on the held clips (all of them on the approach clips).
+HELD_VARIANTS = (
+    "zxing", "pipeline", "+ mean K=6", "+ vote K=6", "+ mean K=6 tracked",
+    "+ mean K=6 + image stack 4",
+)
+
+
 # --------------------------------------------------------------------------- clips
 
 
-def code_text(version: int, seed: int) -> str:
-    """An ML1-like text that makes a version-``version`` QR code at level M (segno)."""
-    import segno
-
-    rng = np.random.default_rng(seed)
-    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
-    lo, hi = 4, 3000
-    while lo < hi:  # the longest text that still fits the version
-        mid = (lo + hi + 1) // 2
-        text = "ML1:" + "".join(rng.choice(list(alphabet), mid))
-        if segno.make(text, error="m", boost_error=False, micro=False).version <= version:
-            lo = mid
-        else:
-            hi = mid - 1
-        rng = np.random.default_rng(seed)
-    return "ML1:" + "".join(rng.choice(list(alphabet), lo))
+#: phonesim presets with something that moves between frames (noise, PWM bands, glare) or
+#: that leaves single frames just short of a read.
+PHONESIM_ROWS = ("pwm-low", "night", "glare-strong", "glare-saturating", "sun", "ppm-2.75")
 
 
-HELD = ("noise", "pwm", "glare", "all")
+def held_clips(
+    version: int, frames: int, seeds: int, rows: tuple[str, ...], cache: Path | None
+) -> list[tuple[str, list[tuple[list[np.ndarray], str]]]]:
+    """[(row, [(frames, text)] per seed)]: phonesim's held clips, one condition drawn per
+    row and seed (hand jitter, PWM phase, glare and noise moving between frames), rendered
+    once into ``cache`` if given (rendering costs ~0.4 s a frame)."""
+    import phonesim  # type: ignore[import-not-found]
 
-
-def held_clip(text: str, cond: str, frames: int, seed: int) -> list[np.ndarray]:
-    """A phone held at arm's length (~3 camera px a module, mild defocus), hand jitter in
-    position, angle and distance, with ``cond`` moving between frames: "noise" (night-like
-    sensor noise on a dim screen), "pwm" (an OLED's dark bands rolling down the frame),
-    "glare" (a saturating reflection wandering over the symbol), "all" (the three, milder)."""
-    import cv2
-    import segno
-
-    rng = np.random.default_rng(seed)
-    qr = segno.make(text, error="m", boost_error=False, micro=False)
-    modules = np.pad(np.array(qr.matrix, dtype=np.uint8), 4)
-    n = modules.shape[0]
-    dim = cond in ("noise", "all")
-    dark, light = (60, 150) if dim else (70, 205)
-    screen = np.where(np.kron(modules, np.ones((8, 8), np.uint8)) > 0, dark, light)
-    screen = np.pad(screen.astype(np.uint8), 60, constant_values=light)
-    side = screen.shape[0]
-    h, w = 720, 1280
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    background = (70 + 25 * np.sin(xx / 90 + seed) + 20 * np.cos(yy / 130)).astype(np.float32)
-    ppm = min(3.1, 0.9 * h / (n + 15))
-    angle, tilt = float(rng.uniform(-20, 20)), float(rng.uniform(-0.1, 0.1))
-    centre = np.array([640.0, 360.0])
-    band_phase, band_period = float(rng.uniform(0, 1)), float(rng.uniform(90, 160))
-    glare_at = rng.uniform(-0.3, 0.3, 2)
+    text = phonesim.ml1_text(version)
     out = []
-    for i in range(frames):
-        centre += rng.normal(0, 1.5, 2)  # hand jitter: a random walk, ~1.5 px a frame
-        size = ppm * (n + 15) * (1 + 0.01 * np.sin(i / 5))
-        rad = np.deg2rad(angle + 0.6 * np.sin(i / 4))
-        rot = np.array([[np.cos(rad), -np.sin(rad)], [np.sin(rad), np.cos(rad)]])
-        corners = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32) * size / 2
-        corners[:, 0] *= 1 + tilt * corners[:, 1] / (size / 2)
-        dst = (corners @ rot.T + centre).astype(np.float32)
-        src = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
-        matrix = cv2.getPerspectiveTransform(src, dst)
-        warped = cv2.warpPerspective(screen, matrix, (w, h), flags=cv2.INTER_AREA)
-        mask = cv2.warpPerspective(np.ones_like(screen), matrix, (w, h)) > 0
-        lit = warped.astype(np.float32)
-        if cond in ("pwm", "all"):  # the screen's bands roll ~ a third of a period a frame
-            depth = 0.45 if cond == "pwm" else 0.35
-            phase = (yy[:, :1] / band_period + band_phase + 0.37 * i) % 1.0
-            lit *= np.where(phase < 0.4, 1 - depth, 1.0).astype(np.float32)
-        img = np.where(mask, lit, background)
-        img *= 1 + 0.05 * np.sin((xx * 0.8 + yy * 0.6) / 1.9)  # display moire
-        img = cv2.GaussianBlur(img, (0, 0), 1.0)
-        if cond in ("glare", "all"):  # a reflection wandering over the screen
-            glare_at += rng.normal(0, 0.1, 2)
-            glare_at = np.clip(glare_at, -0.4, 0.4)
-            gx, gy = centre + glare_at * size
-            radius = 0.22 * size
-            blob = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * radius**2))
-            img += (230 if cond == "glare" else 150) * blob
-        sigma = {"noise": 30.0, "all": 14.0}.get(cond, 5.0)
-        img = np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
-        _ok, jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        out.append(cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE))
+    for name in rows or PHONESIM_ROWS:
+        clips = []
+        for seed in range(seeds):
+            path = cache / f"{name}-v{version}-s{seed}-{frames}.npy" if cache else None
+            if path is not None and path.is_file():
+                clips.append((list(np.load(path)), text))
+                continue
+            cond = phonesim.sample(name, np.random.default_rng([seed, version, 16]))
+            grays = phonesim.clip(text, cond, frames=frames, seed=1000 * version + seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, np.stack(grays))
+            clips.append((grays, text))
+        out.append((name, clips))
     return out
-
-
-APPROACH = ("noise", "pwm", "glare", "all")
-
-
-def approach_with(text: str, cond: str, seed: int) -> list[np.ndarray]:
-    """bench_decode's approach clip (hand jitter included) with ``cond`` moving between
-    frames on top: "noise" (sensor noise, sigma 20), "pwm" (dark bands 45 % deep rolling
-    down the frame, a third of a period a frame), "glare" (a bright reflection wandering
-    near the symbol's centre), "all" (the three, milder)."""
-    rng = np.random.default_rng(1000 + seed)
-    frames = approach_clip(text, seed)
-    h, w = frames[0].shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    period, phase0 = float(rng.uniform(90, 160)), float(rng.uniform(0, 1))
-    at = np.array([640.0, 360.0])
-    out = []
-    for i, frame in enumerate(frames):
-        img = frame.astype(np.float32)
-        if cond in ("pwm", "all"):
-            depth = 0.45 if cond == "pwm" else 0.3
-            phase = (yy[:, :1] / period + phase0 + 0.37 * i) % 1.0
-            img *= np.where(phase < 0.4, 1 - depth, 1.0).astype(np.float32)
-        if cond in ("glare", "all"):
-            at = np.clip(at + rng.normal(0, 12, 2), [540, 280], [740, 440])
-            blob = np.exp(-((xx - at[0]) ** 2 + (yy - at[1]) ** 2) / (2 * 70.0**2))
-            img += (200 if cond == "glare" else 130) * blob
-        sigma = {"noise": 20.0, "all": 10.0}.get(cond, 0.0)
-        if sigma:
-            img += rng.normal(0, sigma, img.shape)
-        out.append(np.clip(img, 0, 255).astype(np.uint8))
-    return out
-
-
-def clip_maker() -> tuple[str, Callable[[str, str, int, int], list[np.ndarray]], tuple[str, ...]]:
-    """(source name, clip(text, cond, frames, seed), conditions): bench/phonesim.py's if
-    present, else ``held_clip``."""
-    try:
-        import phonesim  # type: ignore[import-not-found]
-    except ImportError:
-        return "bench_multiframe.held_clip", held_clip, HELD
-    conds = tuple(getattr(phonesim, "CLIP_CONDITIONS", HELD))
-    return "bench/phonesim.py clip()", phonesim.clip, conds
 
 
 # --------------------------------------------------------------------------- measures
@@ -301,8 +215,10 @@ def corpus_check(emit: Callable[[str], None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=5, help="approach clips (0: none)")
-    parser.add_argument("--seeds", type=int, default=2, help="held clips per condition/version")
+    parser.add_argument("--seeds", type=int, default=1, help="held clips per condition/version")
     parser.add_argument("--frames", type=int, default=45, help="frames per held clip (1.5 s)")
+    parser.add_argument("--cache", type=Path, help="keep rendered phonesim clips here")
+    parser.add_argument("--all-held", action="store_true", help="every variant on held clips")
     parser.add_argument("--versions", default="15,27")
     parser.add_argument("--conds", default="", help="comma-separated (default: all)")
     parser.add_argument("--only", default="", help="comma-separated variant names")
@@ -324,17 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         clips = [(approach_clip(t, seed), t) for seed, t in enumerate(texts[: args.clips])]
         results = measure(clips, factories, args.pi)
         table(f"Approach clips ({len(clips)} x 105 frames)", results, 105 / FPS, emit)
-    source, make_clip, conds = clip_maker()
-    if args.conds:
-        conds = tuple(args.conds.split(","))
-    emit(f"\nHeld clips from {source}, {args.frames} frames each, {args.seeds} seed(s).")
-    for cond in conds:
-        for version in (int(v) for v in args.versions.split(",")):
-            clips = []
-            for seed in range(args.seeds):
-                text = code_text(version, seed)
-                clips.append((make_clip(text, cond, args.frames, 100 * version + seed), text))
-            results = measure(clips, factories, args.pi)
+    rows = tuple(args.conds.split(",")) if args.conds else ()
+    emit(
+        f"\nHeld clips: bench/phonesim.py clip() on one sample() per row and seed, "
+        f"{args.frames} frames each, {args.seeds} seed(s)."
+    )
+    held = factories
+    if not args.all_held:  # K and voting are measured on the approach clips
+        held = {k: v for k, v in factories.items() if k in HELD_VARIANTS}
+    for version in (int(v) for v in args.versions.split(",") if v):
+        conds = held_clips(version, args.frames, args.seeds, rows, args.cache)
+        for cond, clips in conds:
+            results = measure(clips, held, args.pi)
             table(f"{cond}, version {version}", results, args.frames / FPS, emit)
     if not args.no_corpus:
         corpus_check(emit)

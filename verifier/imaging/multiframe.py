@@ -149,15 +149,17 @@ class MultiFrameDecoder:
         max_work: int = MAX_WORK,
         name: str | None = None,
     ) -> None:
-        if frames < 1 or combine not in ("vote", "mean"):
-            raise ValueError("frames must be >= 1 and combine 'vote' or 'mean'")
+        if frames < 1 or stack < 0 or combine not in ("vote", "mean"):
+            raise ValueError("frames must be >= 1, stack >= 0, combine 'vote' or 'mean'")
+        if track and stack:
+            raise ValueError("track and stack are alternatives (tracked grids are in frame px)")
         self.pipeline = pipeline or PipelineDecoder()
         self.frames = frames
         self.how = combine
         self.track = track
         self.stack = stack
         #: image level (``stack``): the last frames in which a region was found
-        self.frames_kept: deque[np.ndarray] = deque(maxlen=max(stack, 1))
+        self.frames_kept: deque[np.ndarray] = deque(maxlen=max(stack - 1, 1))
         self.max_gap = max_gap
         self.min_agreement = min_agreement
         self.max_work = max_work
@@ -197,26 +199,32 @@ class MultiFrameDecoder:
             texts = self._decode_tracked(gray, budget)
             if texts is not None:
                 return texts
+        if self.stack and self.frames_kept:
+            texts = self._decode_stacked(gray, budget)
+            if texts is not None:
+                return texts
         texts = self.pipeline.decode(gray)
-        region = self.pipeline.last_region
         if self.stack:  # a frame that shows a code, read or not, is kept for stacking
-            if texts or region is not None:
-                self.frames_kept.append(gray)
-            else:
-                self.frames_kept.clear()
+            self._keep(gray, bool(texts) or self.pipeline.last_region is not None)
         if texts:
             self.last_stage = self.pipeline.last_stage
             self._read()
             return texts
-        where = self.pipeline.last_located
+        return self._gather_located(gray, self.pipeline.last_located, budget)
+
+    def _gather_located(
+        self, image: np.ndarray, where: Located | None, budget: Budget
+    ) -> list[str]:
         if where is None or where.agreement < self.min_agreement:
             self._missed()
-            texts = []
+            return []
+        return self._gather(image, where, budget)
+
+    def _keep(self, gray: np.ndarray, code_seen: bool) -> None:
+        if code_seen:
+            self.frames_kept.append(gray)
         else:
-            texts = self._gather(gray, where, budget)
-        if not texts and self.stack:
-            texts = self._stacked(gray, region, budget)
-        return texts
+            self.frames_kept.clear()
 
     def _budget(self) -> Budget:
         seconds = self.pipeline.budget_s
@@ -267,45 +275,66 @@ class MultiFrameDecoder:
 
     # ------------------------------------------------------------------ image level
 
-    def _stacked(self, gray: np.ndarray, region: Region | None, budget: Budget) -> list[str]:
-        """The pipeline on the mean of the region over the last ``stack`` frames, each
-        shifted onto this one by phase correlation (translation only)."""
-        import cv2
-
-        if region is None or len(self.frames_kept) < 2:
+    def _decode_stacked(self, gray: np.ndarray, budget: Budget) -> list[str] | None:
+        """zxing on the frame; then, instead of the frame alone, the pipeline on the mean
+        of its region over the frames kept, each shifted onto this one by phase correlation
+        (translation only), and the grid it fits gathered. None when no kept frame
+        correlates with this one (the caller decodes the frame alone)."""
+        results = zxing_read(gray, errors=True, invert=False)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            self._keep(gray, True)
+            self.last_stage = "zxing"
+            self._read()
+            return texts
+        region = next(iter(self.pipeline.regions(gray, results)), None)
+        if region is None:
+            self._keep(gray, False)
+            self._missed()
             return []
-        box = _corners_box(region.corners, gray.shape, grow=0.3)
-        if box is None:
-            return []
-        x0, y0, x1, y1 = box
-        newest = gray[y0:y1, x0:x1].astype(np.float32)
-        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
-        total, count = newest.copy(), 1
         try:
-            for old in list(self.frames_kept)[:-1]:
-                spend(budget, 2)
-                if old.shape != gray.shape:
-                    continue
-                patch = old[y0:y1, x0:x1].astype(np.float32)
-                (dx, dy), response = cv2.phaseCorrelate(patch, newest, window)
-                if response < STACK_RESPONSE:
-                    continue  # not the same content (moved too far, or something else)
-                shift = np.float32([[1, 0, dx], [0, 1, dy]])
-                total += cv2.warpAffine(
-                    patch, shift, (x1 - x0, y1 - y0), borderMode=cv2.BORDER_REPLICATE
-                )
-                count += 1
+            stacked = self._mean_crop(gray, region, budget)
         except OutOfBudget:
             return []
-        if count < 2:
-            return []
-        mean = np.clip(total / count + 0.5, 0, 255).astype(np.uint8)
-        texts = self.pipeline.decode(mean)
+        if stacked is None:
+            return None
+        self._keep(gray, True)
+        texts = self.pipeline.decode(stacked)
         if texts:
             self.last_stage = "stacked"
             self.stacked_reads += 1
             self._read()
-        return texts
+            return texts
+        return self._gather_located(stacked, self.pipeline.last_located, budget)
+
+    def _mean_crop(self, gray: np.ndarray, region: Region, budget: Budget) -> np.ndarray | None:
+        """The region of this frame averaged with the same region of the frames kept, each
+        shifted onto it; None unless at least one kept frame correlates."""
+        import cv2
+
+        box = _corners_box(region.corners, gray.shape, grow=0.3)
+        if box is None:
+            return None
+        x0, y0, x1, y1 = box
+        newest = gray[y0:y1, x0:x1].astype(np.float32)
+        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        total, count = newest.copy(), 1
+        for old in self.frames_kept:
+            if old.shape != gray.shape:
+                continue
+            spend(budget, 2)
+            patch = old[y0:y1, x0:x1].astype(np.float32)
+            (dx, dy), response = cv2.phaseCorrelate(patch, newest, window)
+            if response < STACK_RESPONSE:
+                continue  # not the same content (moved too far, or something else)
+            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            total += cv2.warpAffine(
+                patch, shift, (x1 - x0, y1 - y0), borderMode=cv2.BORDER_REPLICATE
+            )
+            count += 1
+        if count < 2:
+            return None
+        return np.clip(total / count + 0.5, 0, 255).astype(np.uint8)
 
     # ------------------------------------------------------------------ tracking
 
