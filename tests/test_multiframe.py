@@ -60,6 +60,9 @@ def noisy_frames(text: str, count: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def _decoder(**kw: object) -> MultiFrameDecoder:
+    """Without a time budget (the tests must not depend on the machine's speed); module
+    combining alone unless ``stack`` is given."""
+    kw.setdefault("stack", 0)
     return MultiFrameDecoder(PipelineDecoder(budget_s=None), **kw)  # type: ignore[arg-type]
 
 
@@ -153,7 +156,8 @@ def test_the_scan_loop_reads_a_replayed_clip_no_frame_of_which_reads_alone(
         cv2.imwrite(str(tmp_path / f"frame{i:02d}.png"), gray)
     events: list[ScanEvent] = []
     source = _OneAtATime(ReplaySource(tmp_path, realtime=False))
-    loop = ScanLoop(source, events.append, _decoder().decode)
+    # the scan loop's own configuration, without the time budget
+    loop = ScanLoop(source, events.append, MultiFrameDecoder(PipelineDecoder(budget_s=None)).decode)
     source.loop = loop
     loop.start()
     loop.join(timeout=60)

@@ -1,19 +1,24 @@
-"""Reading what no single camera frame shows: one symbol's modules combined over frames.
+"""Reading what no single camera frame shows: one symbol combined over frames.
 
 Sensor noise, an OLED's PWM bands rolling through a rolling-shutter frame and glare that
-moves with the hand damage different modules in each frame. Where the pipeline finds the
-symbol and fits its grid (``PipelineDecoder.last_located``) but cannot read it, this decoder
-keeps the frame's per-module darkness, normalised per frame (the equaliser of
-``decoding_grid``, trained on the modules the version fixes, so exposure, band brightness,
-blur and contrast cancel), and combines the last ``frames`` frames of the same symbol:
+moves with the hand damage different modules in each frame. Two ways of combining, measured
+in bench/RESULTS.md ("Combining frames"):
 
-- ``combine="vote"``: each module's scores, clipped to +-1 (a confidence: how far from the
-  threshold), averaged with each frame weighted by its grid's fixed-module agreement;
-- ``combine="mean"``: the sampled grey levels over their local mean and spread, averaged,
-  then equalised once.
+- **Modules.** Where the pipeline finds the symbol and fits its grid
+  (``PipelineDecoder.last_located``) but cannot read it, the frame's per-module darkness is
+  kept, normalised per frame (so exposure, band brightness, blur and contrast cancel), for
+  the last ``frames`` frames of the same symbol, and their combination is read:
+  ``combine="mean"`` averages the sampled grey levels over their local mean and spread and
+  equalises the average once; ``combine="vote"`` averages each frame's equaliser scores
+  clipped to +-1 (a confidence: how far from the threshold). Frames are weighted by the
+  inverse of their noise on the modules the version fixes.
+- **Image** (``stack``). Where no grid fits at all (heavy noise, deep bands), the region's
+  pixels over the last ``stack`` frames, each shifted onto the newest by phase correlation
+  (translation only; a frame that does not correlate is left out), are averaged and the
+  pipeline reads the mean instead of the frame alone.
 
-The combination is decided with the fixed modules forced, rendered and read by zxing's
-pure-symbol reader: a text is only ever what zxing decoded with its Reed-Solomon check.
+Whatever is combined is rendered and read by zxing with its Reed-Solomon check: a text is
+only ever what zxing decoded.
 
 Registration: module coordinates are the symbol's own (the finders fix the orientation), so
 each frame's grid maps it onto the same modules. ``track=True`` finds the grid on the next
@@ -21,11 +26,14 @@ frames from the last one instead of the pipeline's region search and finder fit:
 correlation of the symbol's surroundings for the shift, then the grid polished on the new
 frame (``polish_grid``) and checked on the fixed modules; when that fails the pipeline runs.
 
-State is one symbol at most ``frames`` deep and is dropped when a frame reads, when no
+State is one symbol: at most ``frames`` module arrays and ``stack - 1`` earlier frames
+(references to the camera's arrays). The modules are dropped when a frame reads, when no
 symbol is found for more than ``max_gap`` frames, when the version changes, or when the
 frame's modules disagree with what was gathered (another code of the same version agrees on
-about half of them). A stateful decoder for one stream of frames (the scan loop makes one
-per loop); files go through the stateless ``decode_gray``.
+about half of them); the frames when one shows no code region. Work is bounded like the
+pipeline's: the frame's deadline, and at most ``MAX_WORK`` units on top of the pipeline's
+(``verifier.imaging.budget``). A stateful decoder for one stream of frames (the scan loop
+makes one per loop); files go through the stateless ``decode_gray``.
 """
 
 from __future__ import annotations
@@ -141,9 +149,10 @@ class MultiFrameDecoder:
         self,
         pipeline: PipelineDecoder | None = None,
         frames: int = 6,
-        combine: str = "vote",
+        combine: str = "mean",
         track: bool = False,
-        stack: int = 0,
+        stack: int = 4,
+        stack_first: bool = False,
         max_gap: int = 2,
         min_agreement: float = MIN_AGREEMENT,
         max_work: int = MAX_WORK,
@@ -158,6 +167,7 @@ class MultiFrameDecoder:
         self.how = combine
         self.track = track
         self.stack = stack
+        self.stack_first = stack_first
         #: image level (``stack``): the last frames in which a region was found
         self.frames_kept: deque[np.ndarray] = deque(maxlen=max(stack - 1, 1))
         self.max_gap = max_gap
@@ -199,18 +209,24 @@ class MultiFrameDecoder:
             texts = self._decode_tracked(gray, budget)
             if texts is not None:
                 return texts
-        if self.stack and self.frames_kept:
+        if self.stack and self.stack_first and self.frames_kept:
             texts = self._decode_stacked(gray, budget)
             if texts is not None:
                 return texts
         texts = self.pipeline.decode(gray)
-        if self.stack:  # a frame that shows a code, read or not, is kept for stacking
-            self._keep(gray, bool(texts) or self.pipeline.last_region is not None)
+        region = self.pipeline.last_region
         if texts:
+            if self.stack:
+                self._keep(gray, True)
             self.last_stage = self.pipeline.last_stage
             self._read()
             return texts
-        return self._gather_located(gray, self.pipeline.last_located, budget)
+        texts = self._gather_located(gray, self.pipeline.last_located, budget)
+        if self.stack:
+            if not texts and region is not None and self.frames_kept:
+                texts = self._read_stack(gray, region, budget, gather=False) or []
+            self._keep(gray, region is not None)
+        return texts
 
     def _gather_located(
         self, image: np.ndarray, where: Located | None, budget: Budget
@@ -292,20 +308,29 @@ class MultiFrameDecoder:
             self._keep(gray, False)
             self._missed()
             return []
+        texts = self._read_stack(gray, region, budget)
+        if texts is not None:
+            self._keep(gray, True)
+        return texts
+
+    def _read_stack(
+        self, gray: np.ndarray, region: Region, budget: Budget, gather: bool = True
+    ) -> list[str] | None:
+        """The pipeline on the registered mean of the region (and, ``gather``, the grid it
+        fits gathered); None when no kept frame correlates with this one."""
         try:
             stacked = self._mean_crop(gray, region, budget)
         except OutOfBudget:
             return []
         if stacked is None:
             return None
-        self._keep(gray, True)
         texts = self.pipeline.decode(stacked)
         if texts:
             self.last_stage = "stacked"
             self.stacked_reads += 1
             self._read()
             return texts
-        return self._gather_located(stacked, self.pipeline.last_located, budget)
+        return self._gather_located(stacked, self.pipeline.last_located, budget) if gather else []
 
     def _mean_crop(self, gray: np.ndarray, region: Region, budget: Budget) -> np.ndarray | None:
         """The region of this frame averaged with the same region of the frames kept, each
