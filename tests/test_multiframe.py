@@ -204,3 +204,19 @@ def test_the_image_stack_never_mixes_in_another_code() -> None:
     after_a = [decoder.decode(g) for g in b]
     assert after_a == expected and [TEXT_B] in after_a
     assert all(TEXT_A not in texts for texts in after_a)
+
+
+FIELD = Path(__file__).resolve().parents[2] / "shared" / "field"
+
+
+def test_the_field_frames_that_hung_the_decoder_end_through_the_combining_one() -> None:
+    path = FIELD / "decoder-hang-frame.png"
+    if not path.is_file():
+        pytest.skip(f"field frame {path} not present (shared data is not in this checkout)")
+    from verifier.imaging.decoding import load_gray
+
+    gray = load_gray(path)
+    decoder = MultiFrameDecoder(PipelineDecoder(budget_s=None))  # the scan loop's, unbudgeted
+    for _ in range(3):  # the same frame again: kept, stacked with itself, still nothing
+        assert decoder.decode(gray) == []
+    assert len(decoder.frames_kept) <= decoder.stack - 1 and len(decoder.seen) <= 6
