@@ -63,6 +63,7 @@ class Cell:
     zxing: int = 0
     pipeline: int = 0
     wrong: int = 0
+    no_region: int | None = 0  # pipeline misses where no candidate region was found
     cpu: list[float] = field(default_factory=list)  # pipeline, seconds per frame
     zxing_cpu: list[float] = field(default_factory=list)
 
@@ -85,10 +86,25 @@ def measure_rows(
                 cell.wrong += sum(t != text for t in zt) + sum(t != text for t in pt)
                 cell.cpu.append(pc)
                 cell.zxing_cpu.append(zs)
+                if text not in pt and cell.no_region is not None:
+                    found = found_region(pipeline, gray)
+                    cell.no_region = None if found is None else cell.no_region + (not found)
             cells[name, version] = cell
             log(f"  {name} v{version}: zxing {cell.zxing}/{cell.frames}, "
                 f"pipeline {cell.pipeline}/{cell.frames}, wrong {cell.wrong}")
     return cells
+
+
+def found_region(pipeline: Any, gray: np.ndarray) -> bool | None:
+    """Did the pipeline's candidate search give any region (None: this checkout's pipeline
+    has no ``regions(gray, zxing_results)`` to ask)?"""
+    try:
+        from verifier.imaging.decoding import zxing_read
+
+        results = zxing_read(gray, errors=True, invert=False)
+        return next(iter(pipeline.regions(gray, results)), None) is not None
+    except (ImportError, AttributeError, TypeError):
+        return None
 
 
 def share(n: int, total: int) -> str:
@@ -100,12 +116,12 @@ def rows_table(rows: Sequence[str], cells: dict[tuple[str, int], Cell], ps: Any)
     lines = [
         "| condition | v15 zxing | v15 pipeline | v27 zxing | v27 pipeline | pipeline CPU ms "
         f"median / p95 here | p95 at Pi 4 (x{PI4:.1f}, x{PI4_RANGE[0]}-{PI4_RANGE[1]:.0f}) | "
-        f"p95 at Zero 2 W (x{ZERO2W:.1f}) | target |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"p95 at Zero 2 W (x{ZERO2W:.1f}) | target | pipeline misses: no region found |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     total = Cell()
     for name in rows:
-        parts, cpu, misses = [], [], []
+        parts, cpu, misses, lost, missed = [], [], [], 0, 0
         for version in VERSIONS:
             c = cells[name, version]
             parts += [share(c.zxing, c.frames), share(c.pipeline, c.frames)]
@@ -116,13 +132,16 @@ def rows_table(rows: Sequence[str], cells: dict[tuple[str, int], Cell], ps: Any)
             total.zxing += c.zxing
             total.pipeline += c.pipeline
             total.wrong += c.wrong
+            missed += c.frames - c.pipeline
+            lost = None if lost is None or c.no_region is None else lost + c.no_region
+        regions = "-" if lost is None else f"{lost} of {missed}"
         ms = [s * 1000 for s in cpu]
         p95 = pct(ms, 95)
         mark = "**below target: " + ", ".join(misses) + "**" if misses else "met"
         lines.append(
             f"| {name} ({about[name]}) | {' | '.join(parts)} | {statistics.median(ms):.0f} / "
             f"{p95:.0f} | {p95 * PI4:.0f} ms ({p95 * PI4_RANGE[0]:.0f}-{p95 * PI4_RANGE[1]:.0f})"
-            f" | {p95 * ZERO2W:.0f} ms | {mark} |"
+            f" | {p95 * ZERO2W:.0f} ms | {mark} | {regions} |"
         )
     every = [s * 1000 for c in cells.values() for s in c.cpu]
     by_version = []
@@ -132,10 +151,13 @@ def rows_table(rows: Sequence[str], cells: dict[tuple[str, int], Cell], ps: Any)
         by_version += [share(sum(c.zxing for c in vc), frames),
                        share(sum(c.pipeline for c in vc), frames)]
     p95 = pct(every, 95)
+    counts = [c.no_region for c in cells.values()]
+    all_missed = sum(c.frames - c.pipeline for c in cells.values())
+    all_lost = "-" if None in counts else f"{sum(counts)} of {all_missed}"  # type: ignore[arg-type]
     lines.append(
         f"| **all rows** ({total.frames} code frames; wrong texts: {total.wrong}) | "
         f"{' | '.join(by_version)} | {statistics.median(every):.0f} / {p95:.0f} | "
-        f"{p95 * PI4:.0f} ms | {p95 * ZERO2W:.0f} ms | |"
+        f"{p95 * PI4:.0f} ms | {p95 * ZERO2W:.0f} ms | | {all_lost} |"
     )
     return lines
 
