@@ -142,8 +142,10 @@ def consistency(a: np.ndarray, b: np.ndarray, version: int) -> float:
 
 
 class MultiFrameDecoder:
-    """The pipeline on each frame, plus the symbol's modules combined over the last
-    ``frames`` frames where it is found but not read (see the module docstring)."""
+    """The pipeline on each frame; where it is not read, the symbol's modules combined
+    over the last ``frames`` frames its grid fitted, then (``stack``) the pipeline on its
+    region averaged over the last ``stack`` frames (see the module docstring). The defaults
+    are the scan loop's."""
 
     def __init__(
         self,
@@ -182,9 +184,10 @@ class MultiFrameDecoder:
         # tracking: the box around the last symbol and that frame's pixels in it
         self._last_box: tuple[int, int, int, int] | None = None
         self._last_patch: np.ndarray | None = None
-        #: What read the last frame: "zxing", a pipeline stage, "tracked", "combined", or "".
+        #: What read the last frame: "zxing", a pipeline stage, "tracked", "combined",
+        #: "stacked", or "" (nothing).
         self.last_stage = ""
-        #: Frames read by combining, and tracked grids lost, so far.
+        #: Frames read by combining modules, by stacking images, and tracked grids lost.
         self.combined_reads = 0
         self.stacked_reads = 0
         self.lost = 0
