@@ -33,7 +33,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -41,7 +41,7 @@ import numpy as np
 
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, spend
-from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
+from verifier.imaging.decoding_grid import Located, Symbol, qr_results, read_located
 from verifier.imaging.locate import symbols
 
 log = logging.getLogger(__name__)
@@ -413,8 +413,11 @@ class _Work:
         self.known = None  # finder centres (crop px) and modules the region came with
         if region is not None and region.centres is not None:
             self.known = (region.centres - np.float32([x0, y0]), region.modules)
+        self.origin = (int(x0), int(y0))  # of the crop in the frame
         self._clean: np.ndarray | None = None
         self._symbol: Symbol | None = None
+        #: The best version candidate's grid (crop coordinates), once a stage has fitted it.
+        self.located: Located | None = None
 
     @property
     def clean(self) -> np.ndarray:
@@ -435,10 +438,20 @@ class _Work:
         where = self.symbol.grid(rank)
         if where is None:
             return []
+        if rank == 0:
+            self.located = where
         image = self.clean if clean else self.crop
         if clean and image is self.crop:
             return []
         return read_located(image, where, refine, self.budget)
+
+    def located_in_frame(self) -> Located | None:
+        """``located`` with its homography taking frame (not crop) coordinates."""
+        if self.located is None:
+            return None
+        x0, y0 = self.origin
+        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        return replace(self.located, frame_to_module=self.located.frame_to_module @ shift)
 
     def read_refined(self) -> list[str]:
         """The best candidate again with its grid refitted to the whole symbol as read."""
@@ -520,6 +533,12 @@ class PipelineDecoder:
     last_stage: str = field(default="", init=False, compare=False)
     #: Units of fallback work the last frame took.
     last_work: int = field(default=0, init=False, compare=False)
+    #: The last frame's symbol when a grid was fitted to it but it was not read (frame
+    #: coordinates; the most fixed-module agreement over its regions), else None: what
+    #: ``verifier.imaging.multiframe`` combines over consecutive frames.
+    last_located: Located | None = field(default=None, init=False, compare=False)
+    #: The last frame's first region looked at (None: none found), read or not.
+    last_region: Region | None = field(default=None, init=False, compare=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
@@ -528,6 +547,8 @@ class PipelineDecoder:
     def decode(self, gray: np.ndarray) -> list[str]:
         self.last_stage = ""
         self.last_work = 0
+        self.last_located = None
+        self.last_region = None
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
@@ -552,6 +573,7 @@ class PipelineDecoder:
     ) -> list[str]:
         attempts = 0
         for region in self.regions(gray, results, budget):
+            self.last_region = self.last_region or region
             work = _Work(gray, region.corners, budget, region)
             try:
                 for label, attempt in FALLBACKS:
@@ -566,7 +588,18 @@ class PipelineDecoder:
                         break
             except _geometry_errors() as exc:
                 self._geometry_error(region, exc)
+            finally:
+                self._keep_located(work)
         return []
+
+    def _keep_located(self, work: _Work) -> None:
+        if self.last_stage:  # read: nothing left to combine
+            self.last_located = None
+            return
+        located = work.located_in_frame()
+        best = self.last_located
+        if located is not None and (best is None or located.agreement > best.agreement):
+            self.last_located = located
 
     def _over(self, start: float) -> bool:
         return self.budget_s is not None and self.clock() - start > self.budget_s
