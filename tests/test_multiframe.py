@@ -44,9 +44,10 @@ def glare_frames(text: str, spots: list[tuple[float, float]], seed: int = 0) -> 
     return frames
 
 
-def noisy_frames(text: str, count: int, seed: int = 0) -> list[np.ndarray]:
+def noisy_frames(text: str, count: int, seed: int = 0, sigma: float = 80) -> list[np.ndarray]:
     """The version-8 symbol at 4 px a module, moved by up to 3 px between frames (a hand),
-    under heavy sensor noise (sigma 40 on a contrast of 110)."""
+    under very heavy sensor noise (sigma 80 on a contrast of 110: the finder search reads
+    single frames at sigma 60)."""
     modules = np.pad(np.array(segno.make(text, error="m", micro=False).matrix, np.uint8), 4)
     image = np.where(np.kron(modules, np.ones((4, 4), np.uint8)) > 0, 70, 180)
     image = cv2.GaussianBlur(np.pad(image.astype(np.float32), 40, constant_values=90), (0, 0), 1)
@@ -55,7 +56,7 @@ def noisy_frames(text: str, count: int, seed: int = 0) -> list[np.ndarray]:
     for _ in range(count):
         shift = np.float32([[1, 0, rng.uniform(-3, 3)], [0, 1, rng.uniform(-3, 3)]])
         moved = cv2.warpAffine(image, shift, image.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
-        frames.append(np.clip(moved + rng.normal(0, 40, image.shape), 0, 255).astype(np.uint8))
+        frames.append(np.clip(moved + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8))
     return frames
 
 
@@ -195,7 +196,7 @@ def test_noisy_frames_none_of_which_reads_alone_read_stacked() -> None:
 
 
 def test_the_image_stack_never_mixes_in_another_code() -> None:
-    a = noisy_frames(TEXT_A, 3)
+    a = noisy_frames(TEXT_A, 3, sigma=90)  # two frames not enough to read A
     b = noisy_frames(TEXT_B, 4, seed=1)
     fresh = _decoder(stack=4)
     expected = [fresh.decode(g) for g in b]
@@ -217,6 +218,7 @@ def test_the_field_frames_that_hung_the_decoder_end_through_the_combining_one() 
 
     gray = load_gray(path)
     decoder = MultiFrameDecoder(PipelineDecoder(budget_s=None))  # the scan loop's, unbudgeted
-    for _ in range(3):  # the same frame again: kept, stacked with itself, still nothing
-        assert decoder.decode(gray) == []
+    for _ in range(3):  # the same frame again: the finder search reads it, or nothing
+        texts = decoder.decode(gray)
+        assert texts == [] or (len(texts) == 1 and texts[0].startswith("ML1:"))
     assert len(decoder.frames_kept) <= decoder.stack - 1 and len(decoder.seen) <= 6
