@@ -80,10 +80,17 @@ def _returns(func, timeout: float = 60.0):
 
 @pytest.mark.parametrize("name", FIELD_FRAMES)
 def test_field_frame_gives_no_code_through_decode_gray(name: str) -> None:
+    """Returns, within the work bound: no code, or (since the finder-pattern search, which
+    reads the hang frame's version-35 code: tests/test_locate.py) one Reed-Solomon-checked
+    ML1 text."""
     gray = _field(name)
-    assert _returns(lambda: decode_gray(gray)) == []
+
+    def no_code_or_one(texts: list[str]) -> bool:
+        return texts == [] or (len(texts) == 1 and texts[0].startswith("ML1:"))
+
+    assert no_code_or_one(_returns(lambda: decode_gray(gray)))
     decoder = PipelineDecoder(budget_s=None, max_work=None)
-    assert _returns(lambda: decoder.decode(gray)) == []
+    assert no_code_or_one(_returns(lambda: decoder.decode(gray)))
     assert decoder.last_work <= MAX_WORK
 
 
@@ -289,8 +296,10 @@ def test_a_geometry_error_deep_in_the_reader_is_no_code(
 
     monkeypatch.setattr(decoding_grid, "polish_grid", broken)
     decoder = PipelineDecoder(budget_s=None)
-    assert decoder.decode(_grid_only_frame()) == []
-    assert decoder.geometry_errors == 1
+    gray = _grid_only_frame()
+    assert decoder.decode(gray) == []
+    regions = list(decoder.regions(gray, zxing_read(gray, errors=True, invert=False)))
+    assert decoder.geometry_errors == len(regions) >= 1  # each region given up, none fatal
 
 
 # --------------------------------------------------------------------------- random frames

@@ -7,14 +7,20 @@ The default pipeline (measured in ``bench/RESULTS.md``):
 
 1. zxing-cpp (QR only, no inverted pass) on the whole frame; a sharp code stops here, and
    a frame with no code costs only this plus a cheap texture probe.
-2. Otherwise find the symbol: the largest dense, roughly square patch of fine texture
-   (the probe; on a frame banded by a display's PWM, looked for again on the frame over its
-   local mean), else zxing's position for a QR symbol it detected but could not decode.
-   No region found: give up (the cheap empty-frame path).
+2. Otherwise find the symbol, at most two regions a frame: the largest dense, roughly
+   square patch of fine texture (the probe; on a frame banded by a display's PWM, looked
+   for again on the frame over its local mean); then, where that region is missing or
+   failed, three finder patterns that make a symbol (``locate``: finder cores and rings on
+   an image pyramid of the locally thresholded frame, at any roll and up to ~50 degrees of
+   tilt, its outline with the perspective; full resolution only where the probe saw
+   texture or the coarser level saw finders); else zxing's position for a QR symbol it
+   detected but could not decode. No region found: give up (the cheap empty-frame path).
 3. Fallbacks within a time budget, all the module-grid reader of ``decoding_grid``
-   (finder patterns, a homography polished on every module, module centres sampled and
-   equalised, a clean symbol re-rendered for zxing): on the crop, on its de-moired copy,
-   with the grid refitted to the symbol as first read, with the next likeliest version.
+   (finder patterns, found by template in a rough view of the region or, for a finder
+   region, taken from the search; a homography polished on every module, module centres
+   sampled and equalised, a clean symbol re-rendered for zxing): on the crop, on its
+   de-moired copy, with the grid refitted to the symbol as first read, with the next
+   likeliest version.
 
 Only texts a decoder actually decoded (Reed-Solomon checked) are ever returned.
 """
@@ -27,7 +33,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +41,8 @@ import numpy as np
 
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, spend, units
-from verifier.imaging.decoding_grid import Symbol, qr_results, read_located
+from verifier.imaging.decoding_grid import Located, Symbol, qr_results, read_located
+from verifier.imaging.locate import symbols
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +230,11 @@ class Region:
     """A probable QR symbol: four corners (x, y) in frame pixels, clockwise from top left."""
 
     corners: np.ndarray
-    source: str  # "zxing" (detected, not decoded) or "texture"
+    source: str  # "texture", "finders" or "zxing" (detected, not decoded)
+    #: "finders": the three finder centres (top left, top right, bottom left, frame px) and
+    #: the modules across the symbol they suggest, for the grid reader to start from.
+    centres: np.ndarray | None = None
+    modules: int = 0
 
 
 def _order_clockwise(pts: np.ndarray) -> np.ndarray:
@@ -332,6 +343,19 @@ def _four_corners(hull: np.ndarray) -> np.ndarray:
     return cv2.boxPoints(cv2.minAreaRect(hull)).astype(np.float32)
 
 
+def finder_regions(
+    gray: np.ndarray, budget: Budget | None = None, fine: bool | None = None
+) -> list[Region]:
+    """Symbols made of three finder patterns (``locate.symbols``; ``fine``: search the full
+    resolution too); none on a geometry error (counted nowhere: the search is only a guess
+    at where to look)."""
+    try:
+        found = symbols(gray, budget, fine)
+    except _geometry_errors():
+        return []
+    return [Region(c.corners, "finders", c.centres, c.modules) for c in found]
+
+
 # --------------------------------------------------------------------------- image fixes
 
 
@@ -371,7 +395,13 @@ class _Work:
     """One region of a frame and what the fallback stages share: the crop around it, its
     de-moired copy and the located symbol, each computed on first use."""
 
-    def __init__(self, gray: np.ndarray, corners: np.ndarray, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        gray: np.ndarray,
+        corners: np.ndarray,
+        budget: Budget | None = None,
+        region: Region | None = None,
+    ) -> None:
         pad = 30
         self.budget = budget
         h, w = gray.shape
@@ -380,8 +410,14 @@ class _Work:
         y1 = int(min(h, np.ceil(corners[:, 1].max()) + pad))
         self.crop = gray[y0:y1, x0:x1]
         self.corners = (corners - np.float32([x0, y0])).astype(np.float32)
+        self.known = None  # finder centres (crop px) and modules the region came with
+        if region is not None and region.centres is not None:
+            self.known = (region.centres - np.float32([x0, y0]), region.modules)
+        self.origin = (int(x0), int(y0))  # of the crop in the frame
         self._clean: np.ndarray | None = None
         self._symbol: Symbol | None = None
+        #: The best version candidate's grid (crop coordinates), once a stage has fitted it.
+        self.located: Located | None = None
 
     @property
     def clean(self) -> np.ndarray:
@@ -393,7 +429,7 @@ class _Work:
     @property
     def symbol(self) -> Symbol:
         if self._symbol is None:
-            self._symbol = Symbol(self.crop, self.corners, self.budget)
+            self._symbol = Symbol(self.crop, self.corners, self.budget, self.known)
         return self._symbol
 
     def read(self, rank: int = 0, clean: bool = False, refine: int = 0) -> list[str]:
@@ -402,10 +438,20 @@ class _Work:
         where = self.symbol.grid(rank)
         if where is None:
             return []
+        if rank == 0:
+            self.located = where
         image = self.clean if clean else self.crop
         if clean and image is self.crop:
             return []
         return read_located(image, where, refine, self.budget)
+
+    def located_in_frame(self) -> Located | None:
+        """``located`` with its homography taking frame (not crop) coordinates."""
+        if self.located is None:
+            return None
+        x0, y0 = self.origin
+        shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        return replace(self.located, frame_to_module=self.located.frame_to_module @ shift)
 
     def read_refined(self) -> list[str]:
         """The best candidate again with its grid refitted to the whole symbol as read."""
@@ -442,6 +488,10 @@ MAX_WORK = 3000
 #: (two camera frames at 30 fps) at Pi 4 speed (x4); the rest of a symbol's work goes on
 #: in the next frames' slices.
 FRAME_WORK = 60
+
+#: Most regions looked at per frame: each that is not promising costs up to one polished
+#: grid and one read (~480 units), so two keep a frame within MAX_WORK.
+MAX_REGIONS = 2
 
 #: What degenerate geometry can still raise from numpy and OpenCV deep in the grid reader
 #: (a singular matrix, a NaN made an index, an empty window). Caught per region: the frame
@@ -512,6 +562,8 @@ class PipelineDecoder:
     max_work: int | None = MAX_WORK
     frame_work: int | None = None
     probe: TextureProbe = TextureProbe()
+    #: Also look for symbols by their finder patterns (``verifier.imaging.locate``).
+    finders: bool = True
     name: str = "pipeline"
     clock: Callable[[], float] = time.perf_counter
     #: The stage that read the last frame ("zxing" or a FALLBACKS label; "" if none).
@@ -520,6 +572,12 @@ class PipelineDecoder:
     last_work: int = field(default=0, init=False, compare=False)
     #: Whether the last call went on with an earlier frame's symbol (``frame_work``).
     last_resumed: bool = field(default=False, init=False, compare=False)
+    #: The last frame's symbol when a grid was fitted to it but it was not read (frame
+    #: coordinates; the most fixed-module agreement over its regions), else None: what
+    #: ``verifier.imaging.multiframe`` combines over consecutive frames.
+    last_located: Located | None = field(default=None, init=False, compare=False)
+    #: The last frame's first region looked at (None: none found), read or not.
+    last_region: Region | None = field(default=None, init=False, compare=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
@@ -532,6 +590,8 @@ class PipelineDecoder:
         self.last_stage = ""
         self.last_work = 0
         self.last_resumed = False
+        self.last_located = None
+        self.last_region = None
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
@@ -571,7 +631,9 @@ class PipelineDecoder:
                 job.region = self._next_region(job)
                 if job.region is None:
                     return []
-                job.work, job.stage = _Work(job.gray, job.region.corners, budget), 0
+                self.last_region = self.last_region or job.region
+                job.work = _Work(job.gray, job.region.corners, budget, job.region)
+                job.stage = 0
             try:
                 while job.stage < len(FALLBACKS):
                     if job.attempts >= self.max_attempts or budget.spent:
@@ -591,6 +653,9 @@ class PipelineDecoder:
                         break
             except _geometry_errors() as exc:
                 self._geometry_error(job.region, exc)
+            finally:
+                if not self.last_resumed:  # a symbol of this frame, not of an earlier one
+                    self._keep_located(job.work)
             job.work = None
 
     def _next_region(self, job: _Job) -> Region | None:
@@ -599,7 +664,7 @@ class PipelineDecoder:
         the regions already taken are skipped (their steps remembered, so quickly)."""
         try:
             if job.regions is None:
-                job.regions = iter(self.regions(job.gray, job.results))
+                job.regions = iter(self.regions(job.gray, job.results, job.budget))
                 for _ in range(job.taken):
                     next(job.regions, None)
             region = next(job.regions, None)
@@ -608,6 +673,15 @@ class PipelineDecoder:
             raise
         job.taken += region is not None
         return region
+
+    def _keep_located(self, work: _Work) -> None:
+        if self.last_stage:  # read: nothing left to combine
+            self.last_located = None
+            return
+        located = work.located_in_frame()
+        best = self.last_located
+        if located is not None and (best is None or located.agreement > best.agreement):
+            self.last_located = located
 
     def _over(self, start: float) -> bool:
         return self.budget_s is not None and self.clock() - start > self.budget_s
@@ -628,11 +702,26 @@ class PipelineDecoder:
             exc_info=first,
         )
 
-    def regions(self, gray: np.ndarray, results: list) -> Iterator[Region]:
-        """Where to look harder: the texture probe, else where zxing failed to decode."""
+    def regions(
+        self, gray: np.ndarray, results: list, budget: Budget | None = None
+    ) -> Iterator[Region]:
+        """Where to look harder: the texture probe's region; then (``finders``, searched only
+        once the probe's region has failed or there is none) symbols made of three finder
+        patterns; where the probe found nothing, where zxing failed to decode."""
         corners = self.probe.find(gray)
+        yielded = 0
         if corners is not None:
             yield Region(corners, "texture")
+            yielded += 1
+        if self.finders:
+            # also where the probe's region is on the same symbol: the finders' outline has
+            # its perspective, which the rough view then takes out (tilted codes)
+            # at full resolution too where the probe saw a code's texture (small modules)
+            fine = True if corners is not None else None
+            for region in finder_regions(gray, budget, fine)[: MAX_REGIONS - yielded]:
+                yield region
+                yielded += 1
+        if yielded >= MAX_REGIONS or corners is not None:
             return
         for r in results:
             if not r.valid:

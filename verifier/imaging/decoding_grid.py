@@ -339,6 +339,44 @@ def plausible_finders(finders: Finders) -> bool:
     return abs(cos) <= np.sin(np.deg2rad(MAX_SKEW_DEGREES))
 
 
+def placed_finders(
+    view: np.ndarray,
+    to_view: np.ndarray,
+    centres: np.ndarray,
+    modules: int,
+    budget: Budget | None = None,
+) -> Finders | None:
+    """The finders where the candidate search put them (``centres``: top left, top right,
+    bottom left, frame px; ``modules`` across), each refined within a module by the
+    template search, or kept where the template matches worse than the search's own check
+    (glare over a finder). None if they are no plausible symbol corner."""
+    pts = np.c_[np.asarray(centres, np.float64).reshape(3, 2), np.ones(3)] @ to_view.T
+    if not np.isfinite(pts).all() or (np.abs(pts[:, 2]) < 1e-9).any():
+        return None
+    pts = pts[:, :2] / pts[:, 2:3]
+    spacing = (np.hypot(*(pts[1] - pts[0])) + np.hypot(*(pts[2] - pts[0]))) / 2
+    pitch = float(spacing / max(modules - 7, 1))
+    # a symbol of 21-177 modules inside the view (the templates are made at this size)
+    if not (21 <= modules <= 177 and np.isfinite(pitch) and 0 < pitch <= view.shape[0] / 21):
+        return None
+    placed = Finders(pts[0], pts[1], pts[2], pitch, 0.0)
+    if not plausible_finders(placed):
+        return None
+    fine = []
+    for x, y in pts:
+        hit = _fine_finder(view, ((x - 0.5) / 2, (y - 0.5) / 2, 0.0, pitch / 2), budget)
+        fine.append(hit if hit[2] >= 0.4 else (x, y, hit[2], pitch, 0.0))
+    finders = Finders(
+        np.array(fine[0][:2]),
+        np.array(fine[1][:2]),
+        np.array(fine[2][:2]),
+        float(np.median([f[3] for f in fine])),
+        float(np.mean([f[2] for f in fine])),
+        float(np.median([f[4] for f in fine])),
+    )
+    return finders if plausible_finders(finders) else None
+
+
 def _fine_finder(
     view: np.ndarray, coarse: tuple[float, float, float, float], budget: Budget | None = None
 ) -> tuple[float, float, float, float, float]:
@@ -841,7 +879,13 @@ class Symbol:
     ``rank``-th best on first use only, as the first is nearly always right.
     """
 
-    def __init__(self, gray: np.ndarray, corners: np.ndarray, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        gray: np.ndarray,
+        corners: np.ndarray,
+        budget: Budget | None = None,
+        known: tuple[np.ndarray, int] | None = None,
+    ) -> None:
         self.gray = gray
         self.budget = budget
         self.finders: Finders | None = None
@@ -850,7 +894,10 @@ class Symbol:
         prepared = remember(budget, key, lambda: _prepared_view(gray, corners, budget))
         if prepared is not None:
             self.view, self.to_view, self.inverted = prepared
-            self.finders = find_finders(self.view, budget)
+            if known is not None:  # finder centres (frame px) and modules across
+                self.finders = placed_finders(self.view, self.to_view, *known, budget)
+            if self.finders is None:
+                self.finders = find_finders(self.view, budget)
         self._ranked: list[tuple[int, np.ndarray]] | None = None
         self._grids: dict[int, Located | None] = {}
 

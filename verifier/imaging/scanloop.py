@@ -154,7 +154,10 @@ class ScanLoop:
     """Pull frames from ``source``, decode the newest, send events to ``on_event``.
 
     ``on_event`` is called from the loop's decoder and watchdog threads; a Textual app wraps
-    it with ``app.call_from_thread``. ``decode`` defaults to the project pipeline.
+    it with ``app.call_from_thread``. ``decode`` defaults to a ``MultiFrameDecoder`` of its
+    own (``verifier.imaging.multiframe``): the project pipeline on every frame, plus a symbol
+    found but not read combined over the next frames; it keeps state from frame to frame,
+    so each loop has its own and only the decoder thread calls it.
 
     ``overrun_after`` (seconds on ``clock``): a decode still running after this long is
     reported (``DecodeStalledEvent``, counted in ``decode_overruns``); the pipeline stops
@@ -176,9 +179,9 @@ class ScanLoop:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if decode is None:
-            from verifier.imaging.decoding import decode_gray
+            from verifier.imaging.multiframe import MultiFrameDecoder
 
-            decode = decode_gray
+            decode = MultiFrameDecoder().decode
         self.source = source
         self.on_event = on_event
         self.decode = decode

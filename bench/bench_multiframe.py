@@ -1,0 +1,272 @@
+"""Combining frames (issue 16 item 3): reads and time to verdict with and without it.
+
+Run from the repository root: ``.venv/bin/python bench/bench_multiframe.py`` (``--help``).
+
+Per clip condition, for zxing alone, the pipeline, and the pipeline with frames combined
+(``verifier.imaging.multiframe``: averaging vs voting, K frames, refitting every frame's
+grid vs tracking the last one), each variant measured on its own:
+
+- frames read: every frame of the clip decoded in order by one decoder (no time budget:
+  the figure does not depend on the machine);
+- time to first verdict, newest-frame-only (``bench_decode.time_to_verdict``'s schedule) at
+  Pi 4 speed: each decode lasts its decoding thread's CPU time x ``--pi`` (4.0; the issue's
+  range is 2.6-6; OpenCV's worker threads off so all its work is counted), and the
+  pipeline's time budget runs on that scaled clock too (80 ms of Pi time is 20 ms of CPU
+  here), as it would on the Pi.
+
+Clips: bench_decode's approach clips (a phone brought to the camera, then held; every
+variant), and phonesim's (``bench/phonesim.py``) clips of a phone held at arm's length in
+the issue's hard rows, where noise, PWM bands and glare move between frames, at QR
+versions 15 and 27 (the main variants). Then the corpus, frame after frame through one
+combining decoder: it must read what the pipeline reads and never return a wrong text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_decode import FPS, approach_clip  # noqa: E402
+
+from verifier.imaging.decoding import (  # noqa: E402
+    Decoder,
+    PipelineDecoder,
+    ZxingDecoder,
+    load_gray,
+)
+from verifier.imaging.multiframe import MultiFrameDecoder  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus"
+PI4 = 4.0
+
+Factory = Callable[[float | None], Decoder]  # time scale (None: no time budget) -> decoder
+
+
+def _pipeline(scale: float | None) -> PipelineDecoder:
+    if scale is None:
+        return PipelineDecoder(budget_s=None)
+    base = PipelineDecoder()
+    assert base.budget_s is not None
+    return PipelineDecoder(
+        budget_s=base.budget_s / scale, deadline_s=base.deadline_s / scale, clock=time.thread_time
+    )
+
+
+def variants() -> dict[str, Factory]:
+    def multi(**kw: object) -> Factory:
+        kw.setdefault("stack", 0)  # each addition on its own
+        return lambda scale: MultiFrameDecoder(_pipeline(scale), **kw)  # type: ignore[arg-type]
+
+    return {
+        "zxing": lambda scale: ZxingDecoder(),
+        "pipeline": _pipeline,
+        "+ mean K=6": multi(frames=6, combine="mean"),
+        "+ vote K=6": multi(frames=6, combine="vote"),
+        "+ mean K=4": multi(frames=4, combine="mean"),
+        "+ mean K=8": multi(frames=8, combine="mean"),
+        "+ mean K=6 tracked": multi(frames=6, combine="mean", track=True),
+        "+ vote K=6 tracked": multi(frames=6, combine="vote", track=True),
+        "+ mean K=6 + image stack 4": multi(frames=6, combine="mean", stack=4),
+        "+ mean K=6 + image stack 4 first": multi(
+            frames=6, combine="mean", stack=4, stack_first=True
+        ),
+    }
+
+
+#: The variants run on the held clips (all of them on the approach clips).
+HELD_VARIANTS = (
+    "zxing", "pipeline", "+ mean K=6", "+ vote K=6", "+ mean K=6 tracked",
+    "+ mean K=6 + image stack 4", "+ mean K=6 + image stack 4 first",
+)
+
+
+# --------------------------------------------------------------------------- clips
+
+
+#: phonesim presets with something that moves between frames (noise, PWM bands, glare) or
+#: that leaves single frames just short of a read.
+PHONESIM_ROWS = ("pwm-low", "night", "glare-strong", "glare-saturating", "sun", "ppm-2.75")
+
+
+def held_clips(
+    version: int, frames: int, seeds: int, rows: tuple[str, ...], cache: Path | None
+) -> list[tuple[str, list[tuple[list[np.ndarray], str]]]]:
+    """[(row, [(frames, text)] per seed)]: phonesim's held clips, one condition drawn per
+    row and seed (hand jitter, PWM phase, glare and noise moving between frames), rendered
+    once into ``cache`` if given (rendering costs ~0.4 s a frame)."""
+    import phonesim  # type: ignore[import-not-found]
+
+    text = phonesim.ml1_text(version)
+    out = []
+    for name in rows or PHONESIM_ROWS:
+        clips = []
+        for seed in range(seeds):
+            path = cache / f"{name}-v{version}-s{seed}-{frames}.npy" if cache else None
+            if path is not None and path.is_file():
+                clips.append((list(np.load(path)), text))
+                continue
+            cond = phonesim.sample(name, np.random.default_rng([seed, version, 16]))
+            grays = phonesim.clip(text, cond, frames=frames, seed=1000 * version + seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, np.stack(grays))
+            clips.append((grays, text))
+        out.append((name, clips))
+    return out
+
+
+# --------------------------------------------------------------------------- measures
+
+
+def frames_read(decoder: Decoder, clip: list[np.ndarray], text: str) -> tuple[int, int]:
+    """(frames whose decode returned ``text``, frames that returned another text)."""
+    good = wrong = 0
+    for gray in clip:
+        texts = decoder.decode(gray)
+        good += text in texts
+        wrong += any(t != text for t in texts)
+    return good, wrong
+
+
+def time_to_verdict(
+    decoder: Decoder, clip: list[np.ndarray], text: str, scale: float, fps: float = FPS
+) -> float | None:
+    """Seconds to the first correct decode with newest-frame-only decoding, a decode lasting
+    its thread CPU time x ``scale`` (bench_decode.time_to_verdict's schedule)."""
+    now = 0.0
+    while True:
+        index = int(now * fps + 1e-9)
+        if index >= len(clip):
+            return None
+        start = time.thread_time()
+        texts = decoder.decode(clip[index])
+        now += (time.thread_time() - start) * scale
+        if text in texts:
+            return now
+        now = max(now, (index + 1) / fps)
+
+
+def measure(
+    clips: list[tuple[list[np.ndarray], str]], factories: dict[str, Factory], scale: float
+) -> dict[str, tuple[int, int, int, list[float | None]]]:
+    """Per variant: (frames read, wrong texts, frames, time to verdict per clip)."""
+    out = {}
+    for name, make in factories.items():
+        good = wrong = total = 0
+        secs: list[float | None] = []
+        for clip, text in clips:
+            g, x = frames_read(make(None), clip, text)
+            good, wrong, total = good + g, wrong + x, total + len(clip)
+            secs.append(time_to_verdict(make(scale), clip, text, scale))
+        out[name] = (good, wrong, total, secs)
+    return out
+
+
+def table(title: str, results: dict, clip_s: float, emit: Callable[[str], None]) -> None:
+    emit(f"\n### {title}\n")
+    emit(
+        "| decoder | frames read | wrong | time to verdict per clip (s) | median s "
+        f"(a miss as {clip_s:.1f} s) | vs pipeline |"
+    )
+    emit("|---|---|---|---|---|---|")
+    base = None
+    for name, (good, wrong, total, secs) in results.items():
+        capped = [clip_s if s is None else min(s, clip_s) for s in secs]
+        med = statistics.median(capped)
+        if name == "pipeline":
+            base = med
+        shown = ", ".join("miss" if s is None else f"{s:.2f}" for s in secs)
+        vs = f"{med / base:.2f}x" if base and name != "zxing" else "-"
+        emit(
+            f"| {name} | {good}/{total} ({100 * good / total:.0f} %) | {wrong} | {shown} | "
+            f"{med:.2f} | {vs} |"
+        )
+
+
+def corpus_check(emit: Callable[[str], None]) -> None:
+    if not (CORPUS / "manifest.json").is_file():
+        emit(f"\n(corpus not found at {CORPUS}: skipped)")
+        return
+    frames = json.loads((CORPUS / "manifest.json").read_text())["frames"]
+    grays = [(f["text"], load_gray(CORPUS / f["image"])) for f in frames]
+    emit(f"\n### The corpus ({len(grays)} frames) in order, one decoder, no time budget\n")
+    emit("| decoder | read | wrong | combined reads |")
+    emit("|---|---|---|---|")
+    for name, dec in (
+        ("pipeline", PipelineDecoder(budget_s=None)),
+        ("the scan loop's (mean K=6 + stack 4)", MultiFrameDecoder(PipelineDecoder(budget_s=None))),
+        ("+ vote K=6 tracked", MultiFrameDecoder(
+            PipelineDecoder(budget_s=None), combine="vote", stack=0, track=True
+        )),
+    ):
+        good = wrong = 0
+        for text, gray in grays:
+            texts = dec.decode(gray)
+            good += text in texts
+            wrong += any(t != text for t in texts)
+        combined = getattr(dec, "combined_reads", 0)
+        emit(f"| {name} | {good}/{len(grays)} | {wrong} | {combined} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=5, help="approach clips (0: none)")
+    parser.add_argument("--seeds", type=int, default=1, help="held clips per condition/version")
+    parser.add_argument("--frames", type=int, default=45, help="frames per held clip (1.5 s)")
+    parser.add_argument("--cache", type=Path, help="keep rendered phonesim clips here")
+    parser.add_argument("--all-held", action="store_true", help="every variant on held clips")
+    parser.add_argument("--versions", default="15,27")
+    parser.add_argument("--conds", default="", help="comma-separated (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated variant names")
+    parser.add_argument("--pi", type=float, default=PI4, help="CPU time x this = Pi time")
+    parser.add_argument("--no-corpus", action="store_true")
+    args = parser.parse_args(argv)
+    import cv2
+
+    cv2.setNumThreads(0)  # all of OpenCV's work on the decoding thread, where it is timed
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+
+    factories = variants()
+    if args.only:
+        keep = set(args.only.split(","))
+        factories = {k: v for k, v in factories.items() if k in keep or k == "pipeline"}
+    emit(f"Decodes timed by thread CPU time x {args.pi} (Pi 4); misses count as the clip length.")
+    if args.clips:
+        manifest = json.loads((CORPUS / "manifest.json").read_text())["frames"]
+        texts = [manifest[i]["text"] for i in range(0, len(manifest), len(manifest) // 5)]
+        clips = [(approach_clip(t, seed), t) for seed, t in enumerate(texts[: args.clips])]
+        results = measure(clips, factories, args.pi)
+        table(f"Approach clips ({len(clips)} x 105 frames)", results, 105 / FPS, emit)
+    rows = tuple(args.conds.split(",")) if args.conds else ()
+    emit(
+        f"\nHeld clips: bench/phonesim.py clip() on one sample() per row and seed, "
+        f"{args.frames} frames each, {args.seeds} seed(s)."
+    )
+    held = factories
+    if not args.all_held:  # K and voting are measured on the approach clips
+        held = {k: v for k, v in factories.items() if k in HELD_VARIANTS}
+    for version in (int(v) for v in args.versions.split(",") if v):
+        conds = held_clips(version, args.frames, args.seeds, rows, args.cache)
+        for cond, clips in conds:
+            results = measure(clips, held, args.pi)
+            table(f"{cond}, version {version}", results, args.frames / FPS, emit)
+    if not args.no_corpus:
+        corpus_check(emit)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,477 @@
+"""Reading what no single camera frame shows: one symbol combined over frames.
+
+Sensor noise, an OLED's PWM bands rolling through a rolling-shutter frame and glare that
+moves with the hand damage different modules in each frame. Two ways of combining, measured
+in bench/RESULTS.md ("Combining frames"):
+
+- **Modules.** Where the pipeline finds the symbol and fits its grid
+  (``PipelineDecoder.last_located``) but cannot read it, the frame's per-module darkness is
+  kept, normalised per frame (so exposure, band brightness, blur and contrast cancel), for
+  the last ``frames`` frames of the same symbol, and their combination is read:
+  ``combine="mean"`` averages the sampled grey levels over their local mean and spread and
+  equalises the average once; ``combine="vote"`` averages each frame's equaliser scores
+  clipped to +-1 (a confidence: how far from the threshold). Frames are weighted by the
+  inverse of their noise on the modules the version fixes.
+- **Image** (``stack``). Where no grid fits at all (heavy noise, deep bands), the region's
+  pixels over the last ``stack`` frames, each shifted onto the newest by phase correlation
+  (translation only; a frame that does not correlate is left out), are averaged and the
+  pipeline reads the mean instead of the frame alone.
+
+Whatever is combined is rendered and read by zxing with its Reed-Solomon check: a text is
+only ever what zxing decoded.
+
+Registration: module coordinates are the symbol's own (the finders fix the orientation), so
+each frame's grid maps it onto the same modules. ``track=True`` finds the grid on the next
+frames from the last one instead of the pipeline's region search and finder fit: a phase
+correlation of the symbol's surroundings for the shift, then the grid polished on the new
+frame (``polish_grid``) and checked on the fixed modules; when that fails the pipeline runs.
+
+State is one symbol: at most ``frames`` module arrays and ``stack - 1`` earlier frames
+(references to the camera's arrays). The modules are dropped when a frame reads, when no
+symbol is found for more than ``max_gap`` frames, when the version changes, or when the
+frame's modules disagree with what was gathered (another code of the same version agrees on
+about half of them); the frames when one shows no code region. Work is bounded like the
+pipeline's: the frame's deadline, and at most ``MAX_WORK`` units on top of the pipeline's
+(``verifier.imaging.budget``). A stateful decoder for one stream of frames (the scan loop
+makes one per loop); files go through the stateless ``decode_gray``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from verifier.imaging.budget import Budget, OutOfBudget, spend
+from verifier.imaging.decoding import (
+    PipelineDecoder,
+    Region,
+    _as_gray,
+    _geometry_errors,
+    _unique,
+    zxing_read,
+)
+from verifier.imaging.decoding_grid import (
+    Located,
+    equalise,
+    fixed_agreement,
+    fixed_modules,
+    invert_homography,
+    polish_grid,
+    read_located,
+    read_rendered,
+    sample_modules,
+    symbol_size,
+)
+
+#: Fixed-module agreement a frame's grid needs for its modules to be kept (the pipeline's
+#: reads all came from grids at 0.82 or more; chance is about 0.5).
+MIN_AGREEMENT = 0.72
+#: Below this share of agreeing data modules a frame is another code (or a misfit), not the
+#: one gathered: two different codes agree on ~0.5 of them, one code's frames on 0.8+.
+MIN_CONSISTENCY = 0.62
+#: Units of work (``verifier.imaging.budget``) the combining may add to a frame: a
+#: tracked grid's polish (at most 1 + 16 x TRACK_ROUNDS), sampling, equalising, two reads.
+MAX_WORK = 1 + 16 * 12 + 20
+TRACK_ROUNDS = 12
+#: Phase-correlation peak below which an older frame is not the same view (not stacked).
+#: Measured on the bench's clips: the next frame of the same code 0.41-1.1, a frame of
+#: another code in the same place 0.0-0.16; frames of a fast approach fall below it too.
+STACK_RESPONSE = 0.25
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One frame's view of the symbol: its grid, the equaliser's darkness score per module
+    (> 0 dark), the sampled grey levels over their local mean and spread, and a weight."""
+
+    located: Located
+    score: np.ndarray
+    level: np.ndarray
+    weight: float
+
+
+def local_levels(values: np.ndarray) -> np.ndarray:
+    """Module values over the mean and spread of their 9x9-module neighbourhood: a band or
+    glare scales and shifts a region's grey levels, not this."""
+    import cv2
+
+    mean = cv2.blur(values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    sq = cv2.blur(values * values, (9, 9), borderType=cv2.BORDER_REFLECT)
+    return (values - mean) / np.sqrt(np.maximum(sq - mean * mean, 1.0))
+
+
+def observe(gray: np.ndarray, where: Located, budget: Budget | None = None) -> Seen:
+    """Sample and equalise one frame's symbol through its grid."""
+    n = symbol_size(where.version)
+    spend(budget)
+    values = sample_modules(gray, where.frame_to_module, n)
+    if where.inverted:
+        values = 255 - values
+    fixed = fixed_modules(where.version)
+    score = equalise(values, fixed, budget=budget)
+    # how far the equaliser's scores stray from +-1 on the modules whose colour is known:
+    # the frame's noise; frames are weighted by its inverse (as for averaging measurements)
+    miss = score[fixed.known] - np.where(fixed.dark[fixed.known], 1.0, -1.0)
+    weight = 1.0 / max(float(np.mean(miss * miss)), 0.02)
+    return Seen(where, score, local_levels(values), weight)
+
+
+def combine(seen: list[Seen], how: str = "vote", budget: Budget | None = None) -> np.ndarray:
+    """Dark modules decided from several frames of one symbol (fixed modules forced)."""
+    version = seen[0].located.version
+    fixed = fixed_modules(version)
+    weights = np.array([s.weight for s in seen])[:, None, None]
+    if how == "vote":
+        votes = np.stack([np.clip(s.score, -1.0, 1.0) for s in seen])
+        dark = (votes * weights).sum(axis=0) > 0
+    elif how == "mean":
+        levels = (np.stack([s.level for s in seen]) * weights).sum(axis=0) / weights.sum()
+        dark = equalise(levels.astype(np.float32) * 64, fixed, budget=budget) > 0
+    else:
+        raise ValueError(f"unknown combination {how!r} (vote or mean)")
+    dark[fixed.known] = fixed.dark[fixed.known]
+    return dark
+
+
+def consistency(a: np.ndarray, b: np.ndarray, version: int) -> float:
+    """Share of the data modules (not fixed by the version) two decisions agree on."""
+    free = ~fixed_modules(version).known
+    return float(np.mean(a[free] == b[free]))
+
+
+class MultiFrameDecoder:
+    """The pipeline on each frame; where it is not read, the symbol's modules combined
+    over the last ``frames`` frames its grid fitted, then (``stack``) the pipeline on its
+    region averaged over the last ``stack`` frames (see the module docstring). The defaults
+    are the scan loop's."""
+
+    def __init__(
+        self,
+        pipeline: PipelineDecoder | None = None,
+        frames: int = 6,
+        combine: str = "mean",
+        track: bool = False,
+        stack: int = 4,
+        stack_first: bool = False,
+        max_gap: int = 2,
+        min_agreement: float = MIN_AGREEMENT,
+        max_work: int = MAX_WORK,
+        name: str | None = None,
+    ) -> None:
+        if frames < 1 or stack < 0 or combine not in ("vote", "mean"):
+            raise ValueError("frames must be >= 1, stack >= 0, combine 'vote' or 'mean'")
+        if track and stack:
+            raise ValueError("track and stack are alternatives (tracked grids are in frame px)")
+        self.pipeline = pipeline or PipelineDecoder()
+        self.frames = frames
+        self.how = combine
+        self.track = track
+        self.stack = stack
+        self.stack_first = stack_first
+        #: image level (``stack``): the last frames in which a region was found
+        self.frames_kept: deque[np.ndarray] = deque(maxlen=max(stack - 1, 1))
+        self.max_gap = max_gap
+        self.min_agreement = min_agreement
+        self.max_work = max_work
+        self.name = name or (
+            f"multiframe-{combine}{frames}{'-track' if track else ''}"
+            f"{f'-stack{stack}' if stack else ''}"
+        )
+        self.seen: deque[Seen] = deque(maxlen=frames)
+        self._gap = 0
+        # tracking: the box around the last symbol and that frame's pixels in it
+        self._last_box: tuple[int, int, int, int] | None = None
+        self._last_patch: np.ndarray | None = None
+        #: What read the last frame: "zxing", a pipeline stage, "tracked", "combined",
+        #: "stacked", or "" (nothing).
+        self.last_stage = ""
+        #: Frames read by combining modules, by stacking images, and tracked grids lost.
+        self.combined_reads = 0
+        self.stacked_reads = 0
+        self.lost = 0
+
+    def reset(self) -> None:
+        """Forget everything kept."""
+        self._read()
+        self.frames_kept.clear()
+
+    def _read(self) -> None:
+        """A frame read: the modules gathered are done with. The frames kept for stacking
+        stay (the stack takes only frames that correlate with the newest)."""
+        self.seen.clear()
+        self._gap = 0
+        self._last_box = self._last_patch = None
+
+    def decode(self, gray: np.ndarray) -> list[str]:
+        gray = _as_gray(gray)
+        self.last_stage = ""
+        budget = self._budget()
+        if self.track and self.seen:
+            texts = self._decode_tracked(gray, budget)
+            if texts is not None:
+                return texts
+        if self.stack and self.stack_first and self.frames_kept:
+            texts = self._decode_stacked(gray, budget)
+            if texts is not None:
+                return texts
+        texts = self.pipeline.decode(gray)
+        region = self.pipeline.last_region
+        if texts:
+            if self.stack:
+                self._keep(gray, True)
+            self.last_stage = self.pipeline.last_stage
+            self._read()
+            return texts
+        texts = self._gather_located(gray, self.pipeline.last_located, budget)
+        if self.stack:
+            if not texts and region is not None and self.frames_kept:
+                texts = self._read_stack(gray, region, budget, gather=False) or []
+            self._keep(gray, region is not None)
+        return texts
+
+    def _gather_located(
+        self, image: np.ndarray, where: Located | None, budget: Budget
+    ) -> list[str]:
+        if where is None or where.agreement < self.min_agreement:
+            self._missed()
+            return []
+        return self._gather(image, where, budget)
+
+    def _keep(self, gray: np.ndarray, code_seen: bool) -> None:
+        if code_seen:
+            self.frames_kept.append(gray)
+        else:
+            self.frames_kept.clear()
+
+    def _budget(self) -> Budget:
+        seconds = self.pipeline.budget_s
+        deadline = None if seconds is None else max(self.pipeline.deadline_s, seconds)
+        return Budget(deadline, self.max_work, self.pipeline.clock)
+
+    def _missed(self) -> None:
+        self._gap += 1
+        if self._gap > self.max_gap:
+            self.seen.clear()  # (the image-level frames go with their region)
+            self._gap = 0
+
+    def _gather(self, gray: np.ndarray, where: Located, budget: Budget) -> list[str]:
+        """Keep this frame's modules and read the combination, RS-checked by zxing."""
+        try:
+            seen = observe(gray, where, budget)
+            if self.seen and not self._same_symbol(seen):
+                self._read()
+            self.seen.append(seen)
+            self._gap = 0
+            if self.track:
+                self._last_box = _symbol_box(where, gray.shape, margin=0.15)
+                if self._last_box is not None:
+                    x0, y0, x1, y1 = self._last_box
+                    self._last_patch = gray[y0:y1, x0:x1].astype(np.float32)
+            if len(self.seen) < 2:
+                return []
+            dark = combine(list(self.seen), self.how, budget)
+            texts = _unique(read_rendered(dark, budget))
+        except OutOfBudget:
+            return []
+        except _geometry_errors():
+            self._read()
+            return []
+        if texts:
+            self.last_stage = "combined"
+            self.combined_reads += 1
+            self._read()
+        return texts
+
+    def _same_symbol(self, seen: Seen) -> bool:
+        last = self.seen[-1]
+        version = seen.located.version
+        if version != last.located.version or seen.located.inverted != last.located.inverted:
+            return False
+        gathered = combine(list(self.seen), "vote")
+        return consistency(seen.score > 0, gathered, version) >= MIN_CONSISTENCY
+
+    # ------------------------------------------------------------------ image level
+
+    def _decode_stacked(self, gray: np.ndarray, budget: Budget) -> list[str] | None:
+        """zxing on the frame; then, instead of the frame alone, the pipeline on the mean
+        of its region over the frames kept, each shifted onto this one by phase correlation
+        (translation only), and the grid it fits gathered. None when no kept frame
+        correlates with this one (the caller decodes the frame alone)."""
+        results = zxing_read(gray, errors=True, invert=False)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            self._keep(gray, True)
+            self.last_stage = "zxing"
+            self._read()
+            return texts
+        region = next(iter(self.pipeline.regions(gray, results)), None)
+        if region is None:
+            self._keep(gray, False)
+            self._missed()
+            return []
+        texts = self._read_stack(gray, region, budget)
+        if texts is not None:
+            self._keep(gray, True)
+        return texts
+
+    def _read_stack(
+        self, gray: np.ndarray, region: Region, budget: Budget, gather: bool = True
+    ) -> list[str] | None:
+        """The pipeline on the registered mean of the region (and, ``gather``, the grid it
+        fits gathered); None when no kept frame correlates with this one."""
+        try:
+            stacked = self._mean_crop(gray, region, budget)
+        except OutOfBudget:
+            return []
+        if stacked is None:
+            return None
+        texts = self.pipeline.decode(stacked)
+        if texts:
+            self.last_stage = "stacked"
+            self.stacked_reads += 1
+            self._read()
+            return texts
+        return self._gather_located(stacked, self.pipeline.last_located, budget) if gather else []
+
+    def _mean_crop(self, gray: np.ndarray, region: Region, budget: Budget) -> np.ndarray | None:
+        """The region of this frame averaged with the same region of the frames kept, each
+        shifted onto it; None unless at least one kept frame correlates."""
+        import cv2
+
+        box = _corners_box(region.corners, gray.shape, grow=0.3)
+        if box is None:
+            return None
+        x0, y0, x1, y1 = box
+        newest = gray[y0:y1, x0:x1].astype(np.float32)
+        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        total, count = newest.copy(), 1
+        for old in self.frames_kept:
+            if old.shape != gray.shape:
+                continue
+            spend(budget, 2)
+            patch = old[y0:y1, x0:x1].astype(np.float32)
+            (dx, dy), response = cv2.phaseCorrelate(patch, newest, window)
+            if response < STACK_RESPONSE:
+                continue  # not the same content (moved too far, or something else)
+            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            total += cv2.warpAffine(
+                patch, shift, (x1 - x0, y1 - y0), borderMode=cv2.BORDER_REPLICATE
+            )
+            count += 1
+        if count < 2:
+            return None
+        return np.clip(total / count + 0.5, 0, 255).astype(np.uint8)
+
+    # ------------------------------------------------------------------ tracking
+
+    def _decode_tracked(self, gray: np.ndarray, budget: Budget) -> list[str] | None:
+        """zxing, then the last grid followed onto this frame: read alone, then combined.
+        None when the grid is lost (the caller runs the pipeline)."""
+        results = zxing_read(gray, errors=True, invert=False)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            self.last_stage = "zxing"
+            self._read()
+            return texts
+        try:
+            where = self._follow(gray, budget)
+            if where is not None:
+                texts = _unique(read_located(gray, where, budget=budget))
+        except OutOfBudget:
+            return []
+        except _geometry_errors():
+            where = None
+        if where is None:
+            self.lost += 1
+            return None
+        if texts:
+            self.last_stage = "tracked"
+            self._read()
+            return texts
+        return self._gather(gray, where, budget)
+
+    def _follow(self, gray: np.ndarray, budget: Budget) -> Located | None:
+        """The last frame's grid found on this one: shift by phase correlation of the
+        symbol's box, then polished on the modules; None if it no longer fits."""
+        import cv2
+
+        last = self.seen[-1].located
+        box = self._last_box
+        if box is None or self._last_patch is None:
+            return None
+        x0, y0, x1, y1 = box
+        patch = gray[y0:y1, x0:x1].astype(np.float32)
+        spend(budget, 2)
+        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        (dx, dy), _response = cv2.phaseCorrelate(self._last_patch, patch, window)
+        shift = np.array([[1, 0, -dx], [0, 1, -dy], [0, 0, 1]], np.float64)
+        moved = replace(last, frame_to_module=last.frame_to_module @ shift)
+        box = _symbol_box(moved, gray.shape, margin=0.05)
+        to_frame = invert_homography(moved.frame_to_module)
+        if box is None or to_frame is None:
+            return None
+        x0, y0, x1, y1 = box
+        offset = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+        view = gray[y0:y1, x0:x1].astype(np.float32)
+        if last.inverted:
+            view = 255 - view
+        polished = polish_grid(
+            view, offset @ to_frame, last.version, start=0.25, max_rounds=TRACK_ROUNDS,
+            budget=budget,
+        )
+        to_module = invert_homography(polished)
+        if to_module is None:
+            return None
+        frame_to_module = to_module @ offset
+        n = symbol_size(last.version)
+        spend(budget)
+        values = sample_modules(gray, frame_to_module, n, px=2)
+        if last.inverted:
+            values = 255 - values
+        agreement = fixed_agreement(values, fixed_modules(last.version))
+        if agreement < self.min_agreement:
+            return None
+        return Located(last.version, frame_to_module, last.inverted, agreement)
+
+
+def _symbol_box(
+    where: Located, shape: tuple[int, ...], margin: float
+) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the symbol's outline grown by ``margin`` of its size, within the
+    frame; None if the outline is degenerate, leaves the frame or is too small to track."""
+    to_frame = invert_homography(where.frame_to_module)
+    if to_frame is None:
+        return None
+    n = symbol_size(where.version)
+    square = np.array([[0, 0, 1], [n, 0, 1], [n, n, 1], [0, n, 1]], np.float64)
+    corners = square @ to_frame.T
+    if np.any(np.abs(corners[:, 2]) < 1e-9):
+        return None
+    corners = corners[:, :2] / corners[:, 2:3]
+    if not np.isfinite(corners).all():
+        return None
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    grow = margin * float((hi - lo).max())
+    h, w = shape[:2]
+    x0, y0 = max(0, int(lo[0] - grow)), max(0, int(lo[1] - grow))
+    x1, y1 = min(w, int(np.ceil(hi[0] + grow))), min(h, int(np.ceil(hi[1] + grow)))
+    if x1 - x0 < 2 * n or y1 - y0 < 2 * n:  # under 2 px a module, or mostly off the frame
+        return None
+    return x0, y0, x1, y1
+
+
+def _corners_box(
+    corners: np.ndarray, shape: tuple[int, ...], grow: float
+) -> tuple[int, int, int, int] | None:
+    """The bounding box of a region's corners grown by ``grow`` of its size, in the frame."""
+    corners = np.asarray(corners, np.float64).reshape(-1, 2)
+    if not np.isfinite(corners).all():
+        return None
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    pad = grow * float((hi - lo).max())
+    h, w = shape[:2]
+    x0, y0 = max(0, int(lo[0] - pad)), max(0, int(lo[1] - pad))
+    x1, y1 = min(w, int(np.ceil(hi[0] + pad))), min(h, int(np.ceil(hi[1] + pad)))
+    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= 64 else None
