@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_decode import FPS, approach_clip  # noqa: E402
 
 from verifier.imaging.decoding import (  # noqa: E402
+    FRAME_WORK,
     Decoder,
     PipelineDecoder,
     ZxingDecoder,
@@ -63,6 +64,19 @@ def _pipeline(scale: float | None) -> PipelineDecoder:
     )
 
 
+def _resumable(scale: float | None) -> PipelineDecoder:
+    """``frame_work`` slices, bounded in units only (the same with and without a scale)."""
+    return PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+
+
+#: The scan loop's decoder, item 3 + 5 together (``--scanloop``): zxing alone, the pipeline
+#: (80 ms budget), the resumable pipeline, and the combining decoder over each.
+SCANLOOP_VARIANTS = (
+    "zxing", "pipeline", "resumable", "+ mean K=6 + image stack 4",
+    "resumable + mean K=6 + stack 4",
+)
+
+
 def variants() -> dict[str, Factory]:
     def multi(**kw: object) -> Factory:
         kw.setdefault("stack", 0)  # each addition on its own
@@ -81,6 +95,8 @@ def variants() -> dict[str, Factory]:
         "+ mean K=6 + image stack 4 first": multi(
             frames=6, combine="mean", stack=4, stack_first=True
         ),
+        "resumable": _resumable,
+        "resumable + mean K=6 + stack 4": lambda scale: MultiFrameDecoder(_resumable(scale)),
     }
 
 
@@ -129,11 +145,17 @@ def held_clips(
 # --------------------------------------------------------------------------- measures
 
 
-def frames_read(decoder: Decoder, clip: list[np.ndarray], text: str) -> tuple[int, int]:
-    """(frames whose decode returned ``text``, frames that returned another text)."""
+def frames_read(
+    decoder: Decoder, clip: list[np.ndarray], text: str, cpu: list[float] | None = None
+) -> tuple[int, int]:
+    """(frames whose decode returned ``text``, frames that returned another text); each
+    call's thread CPU ms appended to ``cpu``."""
     good = wrong = 0
     for gray in clip:
+        start = time.thread_time()
         texts = decoder.decode(gray)
+        if cpu is not None:
+            cpu.append(1000 * (time.thread_time() - start))
         good += text in texts
         wrong += any(t != text for t in texts)
     return good, wrong
@@ -157,6 +179,12 @@ def time_to_verdict(
         now = max(now, (index + 1) / fps)
 
 
+#: Per-call thread CPU ms of every call, by variant, over every clip measured (``--scanloop``:
+#: the calls of the frames-read pass, each variant as the scan loop would run it, budget on).
+CALLS: dict[str, list[float]] = {}
+LIVE = False  # --scanloop: frames read with the time budget on the scaled clock
+
+
 def measure(
     clips: list[tuple[list[np.ndarray], str]], factories: dict[str, Factory], scale: float
 ) -> dict[str, tuple[int, int, int, list[float | None]]]:
@@ -166,11 +194,27 @@ def measure(
         good = wrong = total = 0
         secs: list[float | None] = []
         for clip, text in clips:
-            g, x = frames_read(make(None), clip, text)
+            cpu = CALLS.setdefault(name, [])
+            g, x = frames_read(make(scale if LIVE else None), clip, text, cpu)
             good, wrong, total = good + g, wrong + x, total + len(clip)
             secs.append(time_to_verdict(make(scale), clip, text, scale))
         out[name] = (good, wrong, total, secs)
     return out
+
+
+def call_table(emit: Callable[[str], None], pi: float) -> None:
+    """Per-call CPU ms here and at Pi 4 / Zero 2 W speed, over every call measured."""
+    emit(f"\n### Per call (every frame of every clip above), CPU ms here and x {pi} / x 8.0\n")
+    emit("| decoder | calls | here median / p95 / max | Pi 4 p95 (x2.6-6) / max | Zero 2 W p95 |")
+    emit("|---|---|---|---|---|")
+    for name, cpu in CALLS.items():
+        if not cpu:
+            continue
+        med, p95, top = statistics.median(cpu), float(np.percentile(cpu, 95)), max(cpu)
+        emit(
+            f"| {name} | {len(cpu)} | {med:.1f} / {p95:.1f} / {top:.1f} | "
+            f"{pi * p95:.0f} ({2.6 * p95:.0f}-{6 * p95:.0f}) / {pi * top:.0f} | {8 * p95:.0f} |"
+        )
 
 
 def table(title: str, results: dict, clip_s: float, emit: Callable[[str], None]) -> None:
@@ -217,6 +261,21 @@ def corpus_check(emit: Callable[[str], None]) -> None:
             wrong += any(t != text for t in texts)
         combined = getattr(dec, "combined_reads", 0)
         emit(f"| {name} | {good}/{len(grays)} | {wrong} | {combined} |")
+    # the scan loop's over the resumable pipeline: each frame held up to 30 calls (a second),
+    # then the next code shown (what is pending must be dropped, never read as the next)
+    dec = MultiFrameDecoder(PipelineDecoder(budget_s=None, frame_work=FRAME_WORK))
+    good = wrong = 0
+    for text, gray in grays:
+        for _ in range(30):
+            texts = dec.decode(gray)
+            wrong += any(t != text for t in texts)
+            if texts:
+                good += text in texts
+                break
+    emit(
+        f"| resumable + mean K=6 + stack 4, each held up to 30 calls | {good}/{len(grays)} | "
+        f"{wrong} | {dec.combined_reads} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated variant names")
     parser.add_argument("--pi", type=float, default=PI4, help="CPU time x this = Pi time")
     parser.add_argument("--no-corpus", action="store_true")
+    parser.add_argument(
+        "--scanloop", action="store_true",
+        help="the scan loop's candidates only (items 3 + 5), frames read with the budget on",
+    )
     args = parser.parse_args(argv)
+    global LIVE
     import cv2
 
     cv2.setNumThreads(0)  # all of OpenCV's work on the decoding thread, where it is timed
@@ -240,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
 
     factories = variants()
+    if args.scanloop:
+        LIVE = True
+        factories = {k: factories[k] for k in SCANLOOP_VARIANTS}
+        args.all_held = True
     if args.only:
         keep = set(args.only.split(","))
         factories = {k: v for k, v in factories.items() if k in keep or k == "pipeline"}
@@ -263,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         for cond, clips in conds:
             results = measure(clips, held, args.pi)
             table(f"{cond}, version {version}", results, args.frames / FPS, emit)
+    call_table(emit, args.pi)
     if not args.no_corpus:
         corpus_check(emit)
     return 0

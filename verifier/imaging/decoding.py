@@ -578,6 +578,9 @@ class PipelineDecoder:
     last_located: Located | None = field(default=None, init=False, compare=False)
     #: The last frame's first region looked at (None: none found), read or not.
     last_region: Region | None = field(default=None, init=False, compare=False)
+    #: The frame ``last_located`` and ``last_region`` are on: the call's own, or with
+    #: ``frame_work`` the earlier frame a resumed job works on (None: no fallback ran).
+    last_frame: np.ndarray | None = field(default=None, init=False, compare=False, repr=False)
     #: Frames whose budget ran out, and regions given up on a geometry error, so far.
     out_of_budget: int = field(default=0, init=False, compare=False)
     geometry_errors: int = field(default=0, init=False, compare=False)
@@ -592,6 +595,7 @@ class PipelineDecoder:
         self.last_resumed = False
         self.last_located = None
         self.last_region = None
+        self.last_frame = None
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
@@ -607,8 +611,10 @@ class PipelineDecoder:
         if job is not None:
             self.last_resumed = True
             self.resumed += 1
+            self.last_region = job.region
         else:
             job = _Job(gray, results, Budget(None, self.max_work, self.clock))
+        self.last_frame = job.gray
         before = job.budget.work
         job.budget.resume(deadline, self.frame_work)
         try:
@@ -654,8 +660,7 @@ class PipelineDecoder:
             except _geometry_errors() as exc:
                 self._geometry_error(job.region, exc)
             finally:
-                if not self.last_resumed:  # a symbol of this frame, not of an earlier one
-                    self._keep_located(job.work)
+                self._keep_located(job.work)  # (on job.gray: ``last_frame``)
             job.work = None
 
     def _next_region(self, job: _Job) -> Region | None:
@@ -673,6 +678,20 @@ class PipelineDecoder:
             raise
         job.taken += region is not None
         return region
+
+    @property
+    def pending_frame(self) -> np.ndarray | None:
+        """The frame a job cut at the end of its slice works on (None: nothing pending)."""
+        return None if self._pending is None else self._pending.gray
+
+    @property
+    def pending_region(self) -> Region | None:
+        """The region (on ``pending_frame``) the pending job is reading, if it has one."""
+        return None if self._pending is None else self._pending.region
+
+    def forget(self) -> None:
+        """Drop the pending job (the code in front of the camera changed)."""
+        self._pending = None
 
     def _keep_located(self, work: _Work) -> None:
         if self.last_stage:  # read: nothing left to combine

@@ -34,12 +34,22 @@ about half of them); the frames when one shows no code region. Work is bounded l
 pipeline's: the frame's deadline, and at most ``MAX_WORK`` units on top of the pipeline's
 (``verifier.imaging.budget``). A stateful decoder for one stream of frames (the scan loop
 makes one per loop); files go through the stateless ``decode_gray``.
+
+Over a resumable pipeline (``PipelineDecoder(frame_work=...)``, the scan loop's) a call
+does zxing's pass on its frame and then one slice of one of three jobs, so it stays within
+about one slice: the deferred combining of a grid fitted in an earlier call, or, in turn,
+the pipeline's own job and the image stack's (a second resumable pipeline on the mean).
+A resumed job works on an earlier frame, so the modules are sampled, and the stack
+registered, on the frame its grid or region was found on (``PipelineDecoder.last_frame``),
+each frame's modules kept once. When the region a pending job reads no longer correlates
+with the same place in the newest frame (another code, or none), every job and everything
+kept is dropped: two codes are never combined.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -141,6 +151,19 @@ def consistency(a: np.ndarray, b: np.ndarray, version: int) -> float:
     return float(np.mean(a[free] == b[free]))
 
 
+@dataclass
+class _Sliced:
+    """What the sliced schedule keeps between calls: the symbol's region and its frame
+    (the stack's reference), a grid fitted but not yet combined, the frame last gathered,
+    and whose turn it is."""
+
+    region: Region | None = None
+    frame: np.ndarray | None = None
+    unobserved: tuple[np.ndarray, Located] | None = None
+    observed: np.ndarray | None = field(default=None, repr=False)
+    stack_turn: bool = False
+
+
 class MultiFrameDecoder:
     """The pipeline on each frame; where it is not read, the symbol's modules combined
     over the last ``frames`` frames its grid fitted, then (``stack``) the pipeline on its
@@ -191,11 +214,25 @@ class MultiFrameDecoder:
         self.combined_reads = 0
         self.stacked_reads = 0
         self.lost = 0
+        #: Units of work the last call took in all (the pipelines' and the combining's).
+        self.last_work = 0
+        #: Pending jobs dropped because the code in view changed.
+        self.changes = 0
+        #: The image stack's own resumable pipeline (``frame_work`` only: the frame's
+        #: pipeline keeps its pending job meanwhile).
+        self.sliced = self.pipeline.frame_work is not None
+        if self.sliced and track:
+            raise ValueError("track is not available over a resumable pipeline")
+        self.stacker = replace(self.pipeline, name=f"{self.pipeline.name}-stack")
+        self._s = _Sliced()
 
     def reset(self) -> None:
         """Forget everything kept."""
         self._read()
         self.frames_kept.clear()
+        self.pipeline.forget()
+        self.stacker.forget()
+        self._s = _Sliced()
 
     def _read(self) -> None:
         """A frame read: the modules gathered are done with. The frames kept for stacking
@@ -208,6 +245,12 @@ class MultiFrameDecoder:
         gray = _as_gray(gray)
         self.last_stage = ""
         budget = self._budget()
+        if self.sliced:
+            try:
+                return self._decode_sliced(gray, budget)
+            finally:
+                self.last_work += budget.work
+        self.last_work = 0
         if self.track and self.seen:
             texts = self._decode_tracked(gray, budget)
             if texts is not None:
@@ -292,6 +335,111 @@ class MultiFrameDecoder:
         gathered = combine(list(self.seen), "vote")
         return consistency(seen.score > 0, gathered, version) >= MIN_CONSISTENCY
 
+    # ------------------------------------------------------------------ sliced
+
+    def _decode_sliced(self, gray: np.ndarray, budget: Budget) -> list[str]:
+        """One call over a resumable pipeline: zxing on ``gray``, then one slice of the
+        deferred combining, the image stack or the pipeline's job (in that order of
+        preference, the last two taking turns)."""
+        self.last_work = 0
+        self._drop_if_changed(gray, budget)
+        s = self._s
+        if s.unobserved is not None or (s.stack_turn and self._can_stack()):
+            results = zxing_read(gray, errors=True, invert=False)
+            texts = _unique([r.text for r in results if r.valid])
+            if texts:
+                return self._done(texts, "zxing")
+            self._keep(gray, True)
+            if s.unobserved is not None:
+                frame, where = s.unobserved
+                s.unobserved = None
+                texts = self._gather(frame, where, budget)
+                return self._done(texts, "combined") if texts else []
+            s.stack_turn = False
+            return self._stack_slice(budget)
+        s.stack_turn = True
+        texts = self.pipeline.decode(gray)
+        self.last_work = self.pipeline.last_work
+        if texts:
+            return self._done(texts, self.pipeline.last_stage)
+        frame, region = self.pipeline.last_frame, self.pipeline.last_region
+        if region is not None and frame is not None:
+            s.region, s.frame = region, frame
+        elif self.pipeline.pending_frame is None and not self.pipeline.last_resumed:
+            # a fresh job on this frame found no region: no code in view
+            self.frames_kept.clear()
+            self.stacker.forget()
+            s.region = s.frame = None
+            self._missed()
+            return []
+        self._keep(gray, True)
+        where = self.pipeline.last_located
+        fits = where is not None and where.agreement >= self.min_agreement
+        if fits and frame is not None and frame is not s.observed:
+            s.unobserved, s.observed = (frame, where), frame  # combined in the next call
+        return []
+
+    def _can_stack(self) -> bool:
+        s = self._s
+        if not self.stack or s.region is None or s.frame is None:
+            return False
+        return self.stacker.pending_frame is not None or any(
+            f is not s.frame for f in self.frames_kept
+        )
+
+    def _stack_slice(self, budget: Budget) -> list[str]:
+        """A slice of the stacker's job: on a fresh mean of the region over the frames
+        kept (registered on the region's own frame), or its pending one."""
+        s = self._s
+        assert s.region is not None and s.frame is not None
+        stacked = self.stacker.pending_frame
+        if stacked is None:
+            try:
+                stacked = self._mean_crop(s.frame, s.region, budget)
+            except OutOfBudget:
+                return []
+            if stacked is None:
+                return []
+        texts = self.stacker.decode(stacked)
+        self.last_work = self.stacker.last_work
+        if texts:
+            self.stacked_reads += 1
+            return self._done(texts, "stacked")
+        return []
+
+    def _done(self, texts: list[str], stage: str) -> list[str]:
+        """A call read ``texts``: every job on the symbol and what was kept for it ends."""
+        self.last_stage = stage
+        self._read()
+        self.pipeline.forget()
+        self.stacker.forget()
+        self._s = _Sliced()
+        return texts
+
+    def _drop_if_changed(self, gray: np.ndarray, budget: Budget) -> None:
+        """Drop every pending job and everything kept when the region being read no
+        longer shows the same content in the newest frame (phase correlation of the two
+        crops, as the stack registers them): another code, or none, is in view."""
+        import cv2
+
+        s = self._s
+        pending = self.pipeline.pending_frame is not None or self.stacker.pending_frame is not None
+        if not pending or s.region is None or s.frame is None or s.frame.shape != gray.shape:
+            return
+        box = _corners_box(s.region.corners, gray.shape, grow=0.3)
+        if box is None:
+            return
+        x0, y0, x1, y1 = box
+        spend(budget, 2)
+        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        _shift, response = cv2.phaseCorrelate(
+            s.frame[y0:y1, x0:x1].astype(np.float32), gray[y0:y1, x0:x1].astype(np.float32),
+            window,
+        )
+        if response < STACK_RESPONSE:
+            self.changes += 1
+            self.reset()
+
     # ------------------------------------------------------------------ image level
 
     def _decode_stacked(self, gray: np.ndarray, budget: Budget) -> list[str] | None:
@@ -348,7 +496,7 @@ class MultiFrameDecoder:
         window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
         total, count = newest.copy(), 1
         for old in self.frames_kept:
-            if old.shape != gray.shape:
+            if old.shape != gray.shape or old is gray:
                 continue
             spend(budget, 2)
             patch = old[y0:y1, x0:x1].astype(np.float32)
