@@ -344,19 +344,26 @@ class MultiFrameDecoder:
         self.last_work = 0
         self._drop_if_changed(gray, budget)
         s = self._s
-        if s.unobserved is not None or (s.stack_turn and self._can_stack()):
+        stacked = self._stack_input(budget) if s.unobserved is None else None
+        if s.unobserved is not None or stacked is not None:
             results = zxing_read(gray, errors=True, invert=False)
             texts = _unique([r.text for r in results if r.valid])
             if texts:
                 return self._done(texts, "zxing")
             self._keep(gray, True)
-            if s.unobserved is not None:
+            if stacked is None:
+                assert s.unobserved is not None
                 frame, where = s.unobserved
                 s.unobserved = None
                 texts = self._gather(frame, where, budget)
                 return self._done(texts, "combined") if texts else []
             s.stack_turn = False
-            return self._stack_slice(budget)
+            texts = self.stacker.decode(stacked)
+            self.last_work = self.stacker.last_work
+            if texts:
+                self.stacked_reads += 1
+                return self._done(texts, "stacked")
+            return []
         s.stack_turn = True
         texts = self.pipeline.decode(gray)
         self.last_work = self.pipeline.last_work
@@ -379,33 +386,25 @@ class MultiFrameDecoder:
             s.unobserved, s.observed = (frame, where), frame  # combined in the next call
         return []
 
-    def _can_stack(self) -> bool:
+    def _stack_input(self, budget: Budget) -> np.ndarray | None:
+        """What the stacker's slice works on this call, or None for a frame turn: its
+        pending job's mean (a job once started goes on every call until it ends), else on
+        the stack's turn a fresh mean of the region over the frames kept, registered on
+        the region's own frame (None when no kept frame correlates with it)."""
         s = self._s
         if not self.stack or s.region is None or s.frame is None:
-            return False
-        return self.stacker.pending_frame is not None or any(
-            f is not s.frame for f in self.frames_kept
-        )
-
-    def _stack_slice(self, budget: Budget) -> list[str]:
-        """A slice of the stacker's job: on a fresh mean of the region over the frames
-        kept (registered on the region's own frame), or its pending one."""
-        s = self._s
-        assert s.region is not None and s.frame is not None
-        stacked = self.stacker.pending_frame
+            return None
+        if self.stacker.pending_frame is not None:
+            return self.stacker.pending_frame
+        if not s.stack_turn or not any(f is not s.frame for f in self.frames_kept):
+            return None
+        try:
+            stacked = self._mean_crop(s.frame, s.region, budget)
+        except OutOfBudget:
+            return None
         if stacked is None:
-            try:
-                stacked = self._mean_crop(s.frame, s.region, budget)
-            except OutOfBudget:
-                return []
-            if stacked is None:
-                return []
-        texts = self.stacker.decode(stacked)
-        self.last_work = self.stacker.last_work
-        if texts:
-            self.stacked_reads += 1
-            return self._done(texts, "stacked")
-        return []
+            s.stack_turn = False
+        return stacked
 
     def _done(self, texts: list[str], stage: str) -> list[str]:
         """A call read ``texts``: every job on the symbol and what was kept for it ends."""
