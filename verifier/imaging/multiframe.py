@@ -55,6 +55,7 @@ import numpy as np
 
 from verifier.imaging.budget import Budget, OutOfBudget, spend
 from verifier.imaging.decoding import (
+    FRAME_WORK,
     PipelineDecoder,
     Region,
     _as_gray,
@@ -581,6 +582,13 @@ class MultiFrameDecoder:
         if agreement < self.min_agreement:
             return None
         return Located(last.version, frame_to_module, last.inverted, agreement)
+
+
+def scan_decoder() -> MultiFrameDecoder:
+    """The scan loop's decoder (bench/RESULTS.md, "Scan loop decoder"): frames combined
+    (modules K=6 by their mean, an image stack of 4) over the resumable pipeline, each call
+    zxing's pass and one ``FRAME_WORK`` slice, the pipeline's time budget kept as a backstop."""
+    return MultiFrameDecoder(PipelineDecoder(frame_work=FRAME_WORK))
 
 
 def _symbol_box(

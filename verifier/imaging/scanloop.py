@@ -179,9 +179,9 @@ class ScanLoop:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if decode is None:
-            from verifier.imaging.multiframe import MultiFrameDecoder
+            from verifier.imaging.multiframe import scan_decoder
 
-            decode = MultiFrameDecoder().decode
+            decode = scan_decoder().decode
         self.source = source
         self.on_event = on_event
         self.decode = decode

@@ -1,0 +1,117 @@
+"""The scan loop's decoder (issue 16 items 3 + 5 together): frames combined over a resumable
+pipeline. Each call stays within about one slice of work (units, never timed), a replayed
+clip no frame of which reads alone is read, and two codes are never combined."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.test_frame_work import HANG_FRAME, LARGEST_STEP
+from tests.test_multiframe import (
+    MOVING,
+    TEXT_A,
+    TEXT_B,
+    _OneAtATime,
+    glare_frames,
+    noisy_frames,
+)
+from verifier.imaging.camera.replay import ReplaySource
+from verifier.imaging.decoding import FRAME_WORK, PipelineDecoder, load_gray
+from verifier.imaging.multiframe import MultiFrameDecoder
+from verifier.imaging.scanloop import CodeEvent, EndEvent, ScanEvent, ScanLoop
+
+#: A call: one slice of one job (plus the one step a slice may finish past its end) and
+#: the combining's own registration (phase correlations: 2 units each, at most 4 a call).
+CALL_BOUND = FRAME_WORK + LARGEST_STEP + 8
+
+
+def _sliced(**kw: object) -> MultiFrameDecoder:
+    """The scan loop's decoder without its time budget (tests must not depend on speed)."""
+    pipeline = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    return MultiFrameDecoder(pipeline, **kw)  # type: ignore[arg-type]
+
+
+def _run(decoder: MultiFrameDecoder, frames: list[np.ndarray]) -> tuple[list[list[str]], list[int]]:
+    results, works = [], []
+    for gray in frames:
+        results.append(decoder.decode(gray))
+        works.append(decoder.last_work)
+    return results, works
+
+
+def test_the_scan_loop_combines_frames_over_the_resumable_pipeline() -> None:
+    class NoFrames:
+        def read(self) -> None:
+            return None
+
+        def close(self) -> None:
+            pass
+
+    decoder = getattr(ScanLoop(NoFrames(), lambda e: None).decode, "__self__", None)
+    assert isinstance(decoder, MultiFrameDecoder) and decoder.sliced
+    assert decoder.pipeline.frame_work == FRAME_WORK and decoder.stack > 0
+
+
+def test_moving_glare_held_reads_combined_within_a_slice_a_call() -> None:
+    """Four frames, none of which reads alone, shown over and over (the hand moves the
+    reflection): the combining reads them, each call within its slice."""
+    frames = list(itertools.islice(itertools.cycle(glare_frames(TEXT_A, MOVING)), 40))
+    for decoder in (_sliced(), _sliced(stack=0)):  # stacked (the default), or modules only
+        results, works = _run(decoder, frames)
+        assert [TEXT_A] in results and all(r in ([], [TEXT_A]) for r in results)
+        assert decoder.combined_reads + decoder.stacked_reads >= 1
+        assert max(works) <= CALL_BOUND
+    assert decoder.combined_reads >= 1  # the grid fitted on an earlier call's frame, combined
+
+
+def test_noisy_frames_read_stacked_within_a_slice_a_call() -> None:
+    frames = noisy_frames(TEXT_A, 40)
+    decoder = _sliced()
+    results, works = _run(decoder, frames)
+    assert [TEXT_A] in results and all(r in ([], [TEXT_A]) for r in results)
+    assert decoder.stacked_reads >= 1
+    assert max(works) <= CALL_BOUND
+    assert len(decoder.frames_kept) <= decoder.stack - 1 and len(decoder.seen) <= decoder.frames
+
+
+def test_the_hang_frame_held_costs_a_slice_a_call() -> None:
+    if not HANG_FRAME.is_file():
+        pytest.skip(f"field frame {HANG_FRAME} not present")
+    gray = load_gray(HANG_FRAME)
+    decoder = _sliced()
+    results, works = _run(decoder, [gray] * 40)
+    assert all(r == [] or (len(r) == 1 and r[0].startswith("ML1:")) for r in results)
+    assert max(works) <= CALL_BOUND
+
+
+def test_another_code_shown_drops_what_was_pending_and_is_never_mixed_in() -> None:
+    a = noisy_frames(TEXT_A, 3, sigma=90)  # too few frames to read A
+    b = noisy_frames(TEXT_B, 40, seed=1)
+    decoder = _sliced()
+    assert _run(decoder, a)[0] == [[], [], []]
+    pending = decoder.pipeline.pending_frame, decoder.stacker.pending_frame
+    assert any(p is not None for p in pending)  # a job on A was under way
+    after_a, works = _run(decoder, b)
+    assert decoder.changes >= 1  # B's frame no longer shows A's region: A's jobs dropped
+    assert [TEXT_B] in after_a and all(r in ([], [TEXT_B]) for r in after_a)
+    assert max(works) <= CALL_BOUND
+
+
+def test_the_scan_loop_reads_a_replayed_clip_over_the_resumable_pipeline(tmp_path: Path) -> None:
+    clip = list(itertools.islice(itertools.cycle(glare_frames(TEXT_A, MOVING)), 24))
+    for i, gray in enumerate(clip):
+        cv2.imwrite(str(tmp_path / f"frame{i:02d}.png"), gray)
+    events: list[ScanEvent] = []
+    source = _OneAtATime(ReplaySource(tmp_path, realtime=False))
+    loop = ScanLoop(source, events.append, _sliced().decode)
+    source.loop = loop
+    loop.start()
+    loop.join(timeout=60)
+    assert loop.frames_decoded == len(clip)
+    assert [e.text for e in events if isinstance(e, CodeEvent)][:1] == [TEXT_A]
+    assert events[-1] == EndEvent()
