@@ -37,8 +37,9 @@ makes one per loop); files go through the stateless ``decode_gray``.
 
 Over a resumable pipeline (``PipelineDecoder(frame_work=...)``, the scan loop's) a call
 does zxing's pass on its frame and then one slice of one of three jobs, so it stays within
-about one slice: the deferred combining of a grid fitted in an earlier call, or, in turn,
-the pipeline's own job and the image stack's (a second resumable pipeline on the mean).
+about one slice: the deferred combining of a grid fitted in an earlier call, the image
+stack's job (a second resumable pipeline on the mean, once the frame's own job has ended
+unread) or the pipeline's own job.
 A resumed job works on an earlier frame, so the modules are sampled, and the stack
 registered, on the frame its grid or region was found on (``PipelineDecoder.last_frame``),
 each frame's modules kept once. When the region a pending job reads no longer correlates
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from verifier.imaging.budget import Budget, OutOfBudget, spend
+from verifier.imaging.budget import Budget, OutOfBudget, spend, units
 from verifier.imaging.decoding import (
     FRAME_WORK,
     PipelineDecoder,
@@ -90,6 +91,14 @@ TRACK_ROUNDS = 12
 #: Measured on the bench's clips: the next frame of the same code 0.41-1.1, a frame of
 #: another code in the same place 0.0-0.16; frames of a fast approach fall below it too.
 STACK_RESPONSE = 0.25
+#: Longest side (px) of the crops compared to see whether the code in view changed, and
+#: on which the sliced stack measures its shifts.
+CHANGE_SIDE = 256
+STACK_SIDE = 256
+#: Pixels a unit buys (~0.1 ms here) in a phase correlation (measured: 3850-4250 px a unit
+#: from 256 to 800 px square) and in a warp and sum of a crop (~16500).
+CORRELATE_PX = 3900
+WARP_PX = 16000
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,11 @@ class _Sliced:
     unobserved: tuple[np.ndarray, Located] | None = None
     observed: np.ndarray | None = field(default=None, repr=False)
     stack_turn: bool = False
+    mean: np.ndarray | None = field(default=None, repr=False)  # made, not yet read
+
+
+#: ``_stack_input``'s answer when its call made the mean (the call's step; read next call).
+_MEAN_MADE = np.zeros((1, 1), np.uint8)
 
 
 class MultiFrameDecoder:
@@ -340,8 +354,8 @@ class MultiFrameDecoder:
 
     def _decode_sliced(self, gray: np.ndarray, budget: Budget) -> list[str]:
         """One call over a resumable pipeline: zxing on ``gray``, then one slice of the
-        deferred combining, the image stack or the pipeline's job (in that order of
-        preference, the last two taking turns)."""
+        deferred combining, the image stack (once the frame's job ended unread, until
+        the stack's own job ends) or the pipeline's job, in that order of preference."""
         self.last_work = 0
         self._drop_if_changed(gray, budget)
         s = self._s
@@ -359,13 +373,15 @@ class MultiFrameDecoder:
                 texts = self._gather(frame, where, budget)
                 return self._done(texts, "combined") if texts else []
             s.stack_turn = False
+            if stacked is _MEAN_MADE:
+                s.stack_turn = True
+                return []
             texts = self.stacker.decode(stacked)
             self.last_work = self.stacker.last_work
             if texts:
                 self.stacked_reads += 1
                 return self._done(texts, "stacked")
             return []
-        s.stack_turn = True
         texts = self.pipeline.decode(gray)
         self.last_work = self.pipeline.last_work
         if texts:
@@ -381,6 +397,9 @@ class MultiFrameDecoder:
             self._missed()
             return []
         self._keep(gray, True)
+        # the stack once the frame's own job has ended unread (as without slices: a frame
+        # that reads alone is never slowed by it)
+        s.stack_turn = self.pipeline.pending_frame is None
         where = self.pipeline.last_located
         fits = where is not None and where.agreement >= self.min_agreement
         if fits and frame is not None and frame is not s.observed:
@@ -397,15 +416,17 @@ class MultiFrameDecoder:
             return None
         if self.stacker.pending_frame is not None:
             return self.stacker.pending_frame
+        if s.mean is not None:
+            mean, s.mean = s.mean, None
+            return mean
         if not s.stack_turn or not any(f is not s.frame for f in self.frames_kept):
             return None
-        try:
-            stacked = self._mean_crop(s.frame, s.region, budget)
+        try:  # this call's step: the stacker reads the mean from the next call on
+            s.mean = self._mean_crop(s.frame, s.region, budget, side=STACK_SIDE)
         except OutOfBudget:
-            return None
-        if stacked is None:
-            s.stack_turn = False
-        return stacked
+            s.mean = None
+        s.stack_turn = s.mean is not None
+        return None if s.mean is None else _MEAN_MADE
 
     def _done(self, texts: list[str], stage: str) -> list[str]:
         """A call read ``texts``: every job on the symbol and what was kept for it ends."""
@@ -424,18 +445,24 @@ class MultiFrameDecoder:
 
         s = self._s
         pending = self.pipeline.pending_frame is not None or self.stacker.pending_frame is not None
+        pending = pending or s.mean is not None
         if not pending or s.region is None or s.frame is None or s.frame.shape != gray.shape:
             return
         box = _corners_box(s.region.corners, gray.shape, grow=0.3)
         if box is None:
             return
         x0, y0, x1, y1 = box
-        spend(budget, 2)
-        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
-        _shift, response = cv2.phaseCorrelate(
-            s.frame[y0:y1, x0:x1].astype(np.float32), gray[y0:y1, x0:x1].astype(np.float32),
-            window,
+        spend(budget, units(CHANGE_SIDE * CHANGE_SIDE, CORRELATE_PX))
+        # on the crops brought to at most CHANGE_SIDE px (a full-size 720p crop's
+        # correlation alone costs more than a slice)
+        scale = min(1.0, CHANGE_SIDE / max(x1 - x0, y1 - y0))
+        size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        old, new = (
+            cv2.resize(f[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            for f in (s.frame, gray)
         )
+        window = cv2.createHanningWindow(size, cv2.CV_32F)
+        _shift, response = cv2.phaseCorrelate(old, new, window)
         if response < STACK_RESPONSE:
             self.changes += 1
             self.reset()
@@ -483,9 +510,14 @@ class MultiFrameDecoder:
             return texts
         return self._gather_located(stacked, self.pipeline.last_located, budget) if gather else []
 
-    def _mean_crop(self, gray: np.ndarray, region: Region, budget: Budget) -> np.ndarray | None:
+    def _mean_crop(
+        self, gray: np.ndarray, region: Region, budget: Budget, side: int | None = None
+    ) -> np.ndarray | None:
         """The region of this frame averaged with the same region of the frames kept, each
-        shifted onto it; None unless at least one kept frame correlates."""
+        shifted onto it; None unless at least one kept frame correlates. ``side``: the
+        shifts are measured on the crops brought to at most that many px (the sliced
+        schedule's: a full-size correlation of a 720p crop costs more than a slice), each
+        correlation and warp paid in units by the pixels it touches."""
         import cv2
 
         box = _corners_box(region.corners, gray.shape, grow=0.3)
@@ -493,17 +525,24 @@ class MultiFrameDecoder:
             return None
         x0, y0, x1, y1 = box
         newest = gray[y0:y1, x0:x1].astype(np.float32)
-        window = cv2.createHanningWindow((x1 - x0, y1 - y0), cv2.CV_32F)
+        scale = 1.0 if side is None else min(1.0, side / max(x1 - x0, y1 - y0))
+        size = (max(8, round((x1 - x0) * scale)), max(8, round((y1 - y0) * scale)))
+        small = newest if scale == 1.0 else cv2.resize(newest, size, interpolation=cv2.INTER_AREA)
+        window = cv2.createHanningWindow(size, cv2.CV_32F)
         total, count = newest.copy(), 1
         for old in self.frames_kept:
             if old.shape != gray.shape or old is gray:
                 continue
-            spend(budget, 2)
+            if side is None:
+                spend(budget, 2)
+            else:
+                spend(budget, units(size[0] * size[1], CORRELATE_PX) + units(newest.size, WARP_PX))
             patch = old[y0:y1, x0:x1].astype(np.float32)
-            (dx, dy), response = cv2.phaseCorrelate(patch, newest, window)
+            moved = patch if scale == 1.0 else cv2.resize(patch, size, interpolation=cv2.INTER_AREA)
+            (dx, dy), response = cv2.phaseCorrelate(moved, small, window)
             if response < STACK_RESPONSE:
                 continue  # not the same content (moved too far, or something else)
-            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            shift = np.float32([[1, 0, dx / scale], [0, 1, dy / scale]])
             total += cv2.warpAffine(
                 patch, shift, (x1 - x0, y1 - y0), borderMode=cv2.BORDER_REPLICATE
             )
