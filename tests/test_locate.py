@@ -112,6 +112,7 @@ def test_an_empty_textured_scene_gives_no_region_cheaply(scene) -> None:
     # the half-resolution level only (one piece, its rings): under ~20 ms here (a unit is
     # ~0.1 ms), ~80 ms on a Pi 4, a small share of what searching every level may cost
     assert budget.work <= 200
+    assert budget.work >= units(gray.size // 4, locate.SEARCH_PX)  # and it is all counted
     assert budget.work < locate.search_units(gray.shape) / 3
     assert budget.remembered <= 3  # its pixel passes and a step or two of rings
     decoder = PipelineDecoder(budget_s=None)
