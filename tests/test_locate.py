@@ -4,6 +4,7 @@ for little work; no frame makes the search raise or exceed its work bound."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -12,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from verifier.imaging import locate
-from verifier.imaging.budget import Budget
+from verifier.imaging.budget import Budget, OutOfBudget, units
 from verifier.imaging.decoding import PipelineDecoder, TextureProbe, zxing_read
 
 TEXT = "ML1:TILTED FIFTY DEGREES " + "0123456789ABCDEF" * 2  # version 3, 29 modules
@@ -108,12 +109,42 @@ def test_an_empty_textured_scene_gives_no_region_cheaply(scene) -> None:
     gray = scene()
     budget = Budget()
     assert locate.symbol_outlines(gray, budget) == []
-    assert budget.work <= len(locate.LEVELS)  # one unit a pyramid level, nothing more
+    # the half-resolution level only (one piece, its rings): under ~20 ms here (a unit is
+    # ~0.1 ms), ~80 ms on a Pi 4, a small share of what searching every level may cost
+    assert budget.work <= 200
+    assert budget.work >= units(gray.size // 4, locate.SEARCH_PX)  # and it is all counted
+    assert budget.work < locate.search_units(gray.shape) / 3
+    assert budget.remembered <= 3  # its pixel passes and a step or two of rings
     decoder = PipelineDecoder(budget_s=None)
     assert decoder.decode(gray) == []
     results = zxing_read(gray, errors=True, invert=False)
     assert [r.source for r in decoder.regions(gray, results)] == []
-    assert decoder.last_work <= len(locate.LEVELS)  # no grid stage ran
+    assert decoder.last_work <= 200  # no grid stage ran
+
+
+def test_a_search_cut_into_slices_goes_on_where_it_was() -> None:
+    """The full search of the tilted code, run in slices of 20 units (~2 ms here) as the
+    resumable decoder does: the same finders as in one go, no piece searched twice, and no
+    slice running past its end by more than one piece (~10 ms here)."""
+    gray, _truth = _night_tilt50()
+    whole = Budget()
+    expected = locate.find_finders(gray, whole, fine=True)
+    sliced = Budget()
+    slices, found = 0, None
+    while found is None:
+        slices += 1
+        assert slices < 200
+        sliced.resume(None, 20)
+        before = sliced.work
+        with contextlib.suppress(OutOfBudget):
+            found = locate.find_finders(gray, sliced, fine=True)
+        largest = max(units(locate.PIECE_PX, locate.SEARCH_PX), 24 / locate.RINGS_PER_UNIT)
+        assert sliced.work - before <= 20 + largest
+    assert slices > 3
+    assert [f.centre.tolist() for f in found] == [f.centre.tolist() for f in expected]
+    # only the downscales (not remembered, ~0.3 ms) are paid again in a later slice
+    assert sliced.work <= whole.work + slices * 4
+    assert sliced.remembered == whole.remembered
 
 
 @st.composite
@@ -153,7 +184,8 @@ def test_any_frame_gives_bounded_outlines_and_never_raises(gray: np.ndarray) -> 
     assert len(outlines) <= locate.MAX_SYMBOLS
     for quad in outlines:
         assert quad.shape == (4, 2) and np.isfinite(quad).all()
-    assert budget.work <= 2 * len(locate.LEVELS)
+    # the second search replays the first's remembered steps: one search's bound for both
+    assert budget.work <= locate.search_units(gray.shape)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

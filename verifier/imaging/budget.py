@@ -86,6 +86,11 @@ class Budget:
         self.slice_end = None if units is None else self.work + units
         self._progress = False
 
+    @property
+    def remembered(self) -> int:
+        """How many steps are remembered (each holds its result until the budget goes)."""
+        return len(self._memo)
+
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, once per ``key`` for this budget's life: a step cut short by the
         end of a slice and run again in the next one replays the steps it had done."""

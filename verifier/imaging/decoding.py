@@ -40,7 +40,7 @@ from typing import Protocol
 import numpy as np
 
 from verifier.core.errors import ConfigError
-from verifier.imaging.budget import Budget, OutOfBudget, spend, units
+from verifier.imaging.budget import Budget, OutOfBudget, remember, spend, units
 from verifier.imaging.decoding_grid import Located, Symbol, qr_results, read_located
 from verifier.imaging.locate import symbols
 
@@ -464,6 +464,8 @@ Attempt = Callable[[_Work], list[str]]
 
 #: Crop pixels a unit of work buys in ``remove_moire`` (two FFTs; ``verifier.imaging.budget``).
 MOIRE_PX = 6500
+#: Frame pixels a unit buys in the texture probe (~1-2 ms here at 720p).
+PROBE_PX = 80_000
 
 #: Fallback stages, most productive first, each bounded by the budget (bench/RESULTS.md
 #: has what each adds). All are the module-grid reader (verifier.imaging.decoding_grid).
@@ -477,8 +479,8 @@ FALLBACKS: tuple[tuple[str, Attempt], ...] = (
 
 #: Most units of fallback work (``verifier.imaging.budget``, ~0.1 ms of CPU here each, so
 #: ~0.4 ms on a Pi 4) any frame can take with the loops capped as they are: measured at most
-#: ~1050 on the corpus, the approach clips and phonesim's condition frames, with room above
-#: for the largest versions. The default ``max_work``, a second bound beside the time budget
+#: ~1650 on the corpus and the approach clips (the candidate search included), with room
+#: above for the largest versions. The default ``max_work``, a second bound beside the time budget
 #: that does not depend on the machine; the tests check that no frame needs more even
 #: without it.
 MAX_WORK = 3000
@@ -489,8 +491,10 @@ MAX_WORK = 3000
 #: in the next frames' slices.
 FRAME_WORK = 60
 
-#: Most regions looked at per frame: each that is not promising costs up to one polished
-#: grid and one read (~480 units), so two keep a frame within MAX_WORK.
+#: Most regions looked at per frame: each costs up to a polished grid and its reads (on the
+#: corpus ~350 units median, ~1060 at most, ~0.1 ms here a unit), the candidate search
+#: before the second up to ~620 (its full-resolution strips; ``locate.search_units`` is
+#: the bound), so two keep a frame within MAX_WORK.
 MAX_REGIONS = 2
 
 #: What degenerate geometry can still raise from numpy and OpenCV deep in the grid reader
@@ -726,8 +730,16 @@ class PipelineDecoder:
     ) -> Iterator[Region]:
         """Where to look harder: the texture probe's region; then (``finders``, searched only
         once the probe's region has failed or there is none) symbols made of three finder
-        patterns; where the probe found nothing, where zxing failed to decode."""
-        corners = self.probe.find(gray)
+        patterns; where the probe found nothing, where zxing failed to decode. The probe and
+        the search spend ``budget`` and are remembered by it: made again in the next slice,
+        this goes on where it was."""
+
+        def probe() -> np.ndarray | None:
+            spend(budget, units(gray.size, PROBE_PX))
+            return self.probe.find(gray)
+
+        seen = (gray.shape, hash(np.ascontiguousarray(gray[::7, ::5]).tobytes()))
+        corners = remember(budget, ("probe", seen), probe)
         yielded = 0
         if corners is not None:
             yield Region(corners, "texture")

@@ -24,18 +24,24 @@ finder but no symbol; quarter resolution for frames over 1600 px):
 5. no triple: two strong finders along a side (the square on the side that shows module
    texture) or a diagonal stand in for the symbol, for the grid reader to search.
 
-Bounded: at most ``MAX_CANDIDATES`` candidates (``MAX_RINGS`` rings looked at) a level, six
-finders paired, ``MAX_SYMBOLS`` outlines a frame; one unit of the budget a level; never
-raises on any frame (degenerate geometry is no region).
+Bounded: at most ``MAX_CANDIDATES`` candidates a level (``MAX_RINGS`` rings looked at a
+piece), six finders paired, ``MAX_SYMBOLS`` outlines a frame; never raises on any frame
+(degenerate geometry is no region). Work: each level is searched in horizontal strips of at
+most ``PIECE_PX`` pixels, two budget steps a strip (its pixel passes, its rings) that spend
+units in proportion to the pixels and rings they touch, the calibration of
+``verifier.imaging.budget`` (~0.1 ms here a unit), and are remembered, so a search cut by
+the end of a decoder's slice goes on where it was (``search_units``: the most a frame
+costs).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from verifier.imaging.budget import Budget, spend
+from verifier.imaging.budget import Budget, remember, spend, units
 
 #: Pyramid levels (downscale factors) searched. Each level covers modules of ~0.75 to ~5
 #: of its px (the ``WINDOW`` must exceed a 3-module core), so full and half resolution hold
@@ -80,25 +86,172 @@ def find_finders(
     again on a finer level replaces the coarser one. The full-resolution level (finders of
     modules under ~2 px, or foreshortened to that) costs ~4x the others together: it is
     searched when ``fine``, or (None) when the coarser levels found some candidate but no
-    three that make a symbol."""
-    import cv2
+    three that make a symbol.
 
+    Each level is searched in pieces (``pieces``: horizontal strips of at most ``PIECE_PX``
+    pixels with ``OVERLAP`` rows either side), each two steps that spend units in
+    proportion to the pixels and the rings they look at (``SEARCH_PX``, ``RINGS_PER_UNIT``)
+    and are remembered by the budget: a search cut by the end of a slice goes on with the
+    next piece when resumed."""
     h, w = gray.shape
+    # the frame's content in the keys: a budget's remembered steps are never another image's
+    seen = (gray.shape, hash(np.ascontiguousarray(gray[::7, ::5]).tobytes()))
     found: list[Finder] = []
     for level in sorted(LEVELS, reverse=True):
         if min(h, w) // level < 2 * WINDOW or (level == 4 and max(h, w) <= QUARTER_FROM):
             continue
         if level == 1 and not (fine or (fine is None and found and not group(found))):
             break
-        spend(budget)
-        image = (
-            gray
-            if level == 1
-            else cv2.resize(gray, (w // level, h // level), interpolation=cv2.INTER_AREA)
-        )
-        found = _merge(found, _level_finders(image, level))
+        scaled = _Level(gray, level, budget)
+        level_found: list[Finder] = []
+        for k, piece in enumerate(pieces(h // level, w // level)):
+            key = ("locate", seen, level, k)
+            rings = remember(budget, key, lambda s=scaled, p=piece: s.rings(p))
+            level_found += _piece_finders(scaled, piece, rings, key)
+        level_found.sort(key=lambda f: -f.score)
+        found = _merge(found, level_found[:MAX_CANDIDATES])
     found.sort(key=lambda f: -f.score)
     return found[:MAX_CANDIDATES]
+
+
+#: Level pixels a unit of work buys in a piece's pixel passes (blur, two thresholds, one or
+#: two connected-component labellings; ``verifier.imaging.budget``: ~0.1 ms here a unit),
+#: rings a unit buys in the close look at each (moments, outline, the 9x9-module score), and
+#: frame pixels a unit buys in the downscale of a level. Fitted here (bench/RESULTS.md).
+SEARCH_PX = 2500
+RINGS_PER_UNIT = 1 / 3
+RESIZE_PX = 300_000
+#: Rings looked at closely in one remembered step (72 units, ~7 ms here).
+RING_STEP = 24
+#: Most level pixels of one piece (its pixel passes are one remembered step, ~8 ms here)
+#: and the rows a strip reaches past its own either side (level px): a finder of up to
+#: ~2 px a module at any roll centred in a strip's own rows lies wholly inside it with the
+#: 5x5 test of its threshold (the larger ones are found on the coarser level too).
+PIECE_PX = 240_000
+OVERLAP = 24
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Rows ``own`` (start, stop) of a level, whose finders this piece gives, searched in
+    rows ``rows`` (start, stop): ``own`` with ``OVERLAP`` rows either side."""
+
+    own: tuple[int, int]
+    rows: tuple[int, int]
+
+
+def pieces(h: int, w: int) -> list[Piece]:
+    """A level of ``h`` x ``w`` px in horizontal strips of at most ~``PIECE_PX`` pixels
+    (one strip if it fits; strips of at least ``2 * WINDOW`` own rows)."""
+    if h * w <= PIECE_PX:
+        return [Piece((0, h), (0, h))]
+    rows = max(PIECE_PX // max(w, 1) - 2 * OVERLAP, 2 * WINDOW)
+    edges = np.linspace(0, h, -(-h // rows) + 1).round().astype(int)
+    return [
+        Piece((int(a), int(b)), (max(0, int(a) - OVERLAP), min(h, int(b) + OVERLAP)))
+        for a, b in itertools.pairwise(edges)
+    ]
+
+
+def search_units(shape: tuple[int, int]) -> int:
+    """The most units ``find_finders`` can spend on a frame of ``shape`` (every level, every
+    piece, every ring looked at): the bound its work stays within."""
+    h, w = shape
+    total = 0
+    for level in LEVELS:
+        if min(h, w) // level < 2 * WINDOW or (level == 4 and max(h, w) <= QUARTER_FROM):
+            continue
+        for piece in pieces(h // level, w // level):
+            total += _piece_units(piece, w // level) + units(MAX_RINGS, RINGS_PER_UNIT)
+            total += -(-MAX_RINGS // RING_STEP) - 1  # a unit at least a step, rounded up
+            total += units(h * w, RESIZE_PX) if level > 1 else 0
+    return total
+
+
+def _piece_units(piece: Piece, w: int) -> int:
+    """Units of a piece's pixel passes (``SEARCH_PX``: the mean over frames with and without
+    the second labelling)."""
+    return units((piece.rows[1] - piece.rows[0]) * w, SEARCH_PX)
+
+
+class _Level:
+    """One pyramid level of a frame, downscaled on first use (and then once per call: it is
+    not remembered, so a resumed search pays it again where it needs a piece)."""
+
+    def __init__(self, gray: np.ndarray, level: int, budget: Budget | None) -> None:
+        self.gray, self.level, self.budget = gray, level, budget
+        self._image: np.ndarray | None = None
+        self._pieces: dict[Piece, np.ndarray] = {}
+
+    @property
+    def image(self) -> np.ndarray:
+        import cv2
+
+        if self._image is None:
+            h, w = self.gray.shape
+            if self.level == 1:
+                self._image = self.gray
+            else:
+                spend(self.budget, units(h * w, RESIZE_PX))
+                size = (w // self.level, h // self.level)
+                self._image = cv2.resize(self.gray, size, interpolation=cv2.INTER_AREA)
+        return self._image
+
+    def _rows(self, piece: Piece) -> np.ndarray:
+        import cv2
+
+        if piece not in self._pieces:
+            r0, r1 = piece.rows
+            image = self.image[r0:r1]
+            self._pieces[piece] = cv2.GaussianBlur(image, (3, 3), 0) if self.level == 1 else image
+        return self._pieces[piece]
+
+    def rings(self, piece: Piece) -> list[_Ring]:
+        """The piece's pixel passes: its ring components, best first (``_rings_of``)."""
+        spend(self.budget, _piece_units(piece, self.image.shape[1]))
+        return _rings_of(self._rows(piece))
+
+    def finders(
+        self, piece: Piece, rings: list[_Ring], skip: frozenset[int]
+    ) -> list[tuple[int, Finder]]:
+        """The close look at some of a piece's rings (those whose core is not in ``skip``):
+        (core, finder) for the finders centred in its own rows."""
+        todo = [r for r in rings if r.core not in skip]
+        if not todo:
+            return []
+        spend(self.budget, units(len(todo), RINGS_PER_UNIT))
+        image = self._rows(piece)
+        out = []
+        for ring in todo:
+            finder = _finder(image, ring, self.level, piece.rows[0])
+            own = finder is not None and (
+                piece.own[0] <= (finder.centre[1] + 0.5) / self.level - 0.5 < piece.own[1]
+            )
+            if own:  # (a finder centred in the overlap is another strip's, found there whole)
+                out.append((ring.core, finder))
+        return out
+
+
+def _piece_finders(scaled: _Level, piece: Piece, rings: list[_Ring], key: tuple) -> list[Finder]:
+    """The finders of a piece's rings, best ring first, one a core, at most
+    ``MAX_CANDIDATES``: looked at ``RING_STEP`` rings a remembered step."""
+    out: list[Finder] = []
+    cores: set[int] = set()
+    for start in range(0, len(rings), RING_STEP):
+        chunk = rings[start : start + RING_STEP]
+        skip = frozenset(cores)
+        found = remember(
+            scaled.budget,
+            (*key, "finders", start),
+            lambda c=chunk, s=skip: scaled.finders(piece, c, s),
+        )
+        for core, finder in found:
+            if core not in cores:
+                cores.add(core)
+                out.append(finder)
+            if len(out) >= MAX_CANDIDATES:
+                return out
+    return out
 
 
 def _merge(coarse: list[Finder], fine: list[Finder]) -> list[Finder]:
@@ -125,15 +278,25 @@ def binarise(image: np.ndarray) -> np.ndarray:
     return cv2.bitwise_and(wide, near)
 
 
-def _level_finders(image: np.ndarray, level: int) -> list[Finder]:
-    """Candidates among the connected components of one level, thresholded: a dark core
-    with a light or a dark ring centred on it, checked on the grey modules around it."""
+@dataclass(frozen=True)
+class _Ring:
+    """A ring component centred on a core: its kind ("dark" or "light"), its box's top
+    left (piece px), its mask over that box and its core's label."""
+
+    kind: str
+    x0: int
+    y0: int
+    mask: np.ndarray
+    core: int
+
+
+def _rings_of(image: np.ndarray) -> list[_Ring]:
+    """The ring components of an image (a level or a piece of one), thresholded: dark cores
+    with a light or a dark ring centred on them, best first, at most ``MAX_RINGS``."""
     import cv2
 
     if min(image.shape) < 2 * WINDOW:
         return []
-    if level == 1:
-        image = cv2.GaussianBlur(image, (3, 3), 0)
     dark = binarise(image)
     _n, dark_labels, dark_stats, dark_cent = cv2.connectedComponentsWithStats(dark, 4)
     cores = _cores(dark_stats)
@@ -143,20 +306,14 @@ def _level_finders(image: np.ndarray, level: int) -> list[Finder]:
         _n, light_labels, light_stats, light_cent = cv2.connectedComponentsWithStats(1 - dark, 4)
         pairs += _rings("light", light_stats, light_cent, dark_labels, dark_stats, cores, False)
     pairs.sort(key=lambda p: p[0])  # best first: ring to core size nearest a finder's
-    out: list[Finder] = []
-    seen: set[int] = set()
+    out = []
     for _err, kind, ring, core in pairs[:MAX_RINGS]:
-        if core in seen:
-            continue
         labels = dark_labels if kind == "dark" else light_labels
         stats = dark_stats if kind == "dark" else light_stats
         assert labels is not None and stats is not None
-        finder = _finder(image, labels, stats, ring, kind, level)
-        if finder is not None:
-            seen.add(core)
-            out.append(finder)
-        if len(out) >= MAX_CANDIDATES:
-            break
+        x0, y0, bw, bh, _area = (int(v) for v in stats[ring])
+        mask = (labels[y0 : y0 + bh, x0 : x0 + bw] == ring).astype(np.uint8)
+        out.append(_Ring(kind, x0, y0, mask, core))
     return out
 
 
@@ -234,16 +391,14 @@ def _rings(
     return [(float(e), kind, int(i), int(core[i])) for e, i in zip(err, idx, strict=True)]
 
 
-def _finder(
-    image: np.ndarray, labels: np.ndarray, stats: np.ndarray, ring: int, kind: str, level: int
-) -> Finder | None:
+def _finder(image: np.ndarray, ring: _Ring, level: int, row0: int = 0) -> Finder | None:
     """The candidate from its ring component: the ring's second moments whitened give the
     finder's shape up to a rotation, the ring's outline in that frame the rotation; kept
-    if the grey modules there correlate with a finder's."""
+    if the grey modules there correlate with a finder's. ``image``: the piece the ring is
+    in, ``row0`` its first row in the level."""
     import cv2
 
-    x0, y0, bw, bh, _area = (int(v) for v in stats[ring])
-    mask = (labels[y0 : y0 + bh, x0 : x0 + bw] == ring).astype(np.uint8)
+    x0, y0, mask, kind = ring.x0, ring.y0, ring.mask, ring.kind
     m = cv2.moments(mask, binaryImage=True)
     if m["m00"] <= 0:
         return None
@@ -265,6 +420,7 @@ def _finder(
     score = finder_score(image, centre, axes)
     if score < MIN_SCORE:
         return None
+    centre = centre + np.array([0.0, row0])
     return Finder(
         (centre + 0.5) * level - 0.5,
         axes * level,
