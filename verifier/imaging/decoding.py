@@ -577,8 +577,8 @@ class PipelineDecoder:
     #: Whether the last call went on with an earlier frame's symbol (``frame_work``).
     last_resumed: bool = field(default=False, init=False, compare=False)
     #: The last frame's symbol when a grid was fitted to it but it was not read (frame
-    #: coordinates; the most fixed-module agreement over its regions), else None: what
-    #: ``verifier.imaging.multiframe`` combines over consecutive frames.
+    #: coordinates, on ``last_frame``; the most fixed-module agreement over its regions),
+    #: else None: what ``verifier.imaging.multiframe`` combines over consecutive frames.
     last_located: Located | None = field(default=None, init=False, compare=False)
     #: The last frame's first region looked at (None: none found), read or not.
     last_region: Region | None = field(default=None, init=False, compare=False)
