@@ -302,15 +302,7 @@ def find_finders(view: np.ndarray, budget: Budget | None = None) -> Finders | No
     if sorted(scores)[1] < 0.4:
         return None
     fine = [_fine_finder(view, hits[(missing + k) % 4], budget) for k in (2, 3, 1)]
-    finders = Finders(
-        np.array(fine[0][:2]),
-        np.array(fine[1][:2]),
-        np.array(fine[2][:2]),
-        float(np.median([f[3] for f in fine])),
-        float(np.mean([f[2] for f in fine])),
-        float(np.median([f[4] for f in fine])),
-    )
-    return finders if plausible_finders(finders) else None
+    return _finders_from(fine)
 
 
 #: Finder geometry a symbol can have in the rough view (which the region already roughly
@@ -366,6 +358,12 @@ def placed_finders(
     for x, y in pts:
         hit = _fine_finder(view, ((x - 0.5) / 2, (y - 0.5) / 2, 0.0, pitch / 2), budget)
         fine.append(hit if hit[2] >= 0.4 else (x, y, hit[2], pitch, 0.0))
+    return _finders_from(fine)
+
+
+def _finders_from(fine: list) -> Finders | None:
+    """Three refined finder hits (x, y, score, pitch, blur; top left first) as Finders,
+    or None if they are not a plausible symbol corner."""
     finders = Finders(
         np.array(fine[0][:2]),
         np.array(fine[1][:2]),
