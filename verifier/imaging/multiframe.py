@@ -649,11 +649,7 @@ def _symbol_box(
     corners = corners[:, :2] / corners[:, 2:3]
     if not np.isfinite(corners).all():
         return None
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    grow = margin * float((hi - lo).max())
-    h, w = shape[:2]
-    x0, y0 = max(0, int(lo[0] - grow)), max(0, int(lo[1] - grow))
-    x1, y1 = min(w, int(np.ceil(hi[0] + grow))), min(h, int(np.ceil(hi[1] + grow)))
+    x0, y0, x1, y1 = _grown_box(corners, shape, margin)
     if x1 - x0 < 2 * n or y1 - y0 < 2 * n:  # under 2 px a module, or mostly off the frame
         return None
     return x0, y0, x1, y1
@@ -666,9 +662,18 @@ def _corners_box(
     corners = np.asarray(corners, np.float64).reshape(-1, 2)
     if not np.isfinite(corners).all():
         return None
+    x0, y0, x1, y1 = _grown_box(corners, shape, grow)
+    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= 64 else None
+
+
+def _grown_box(
+    corners: np.ndarray, shape: tuple[int, ...], grow: float
+) -> tuple[int, int, int, int]:
+    """The bounding box (x0, y0, x1, y1) of finite ``corners`` grown by ``grow`` of its
+    larger side, clipped to the frame."""
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     pad = grow * float((hi - lo).max())
     h, w = shape[:2]
     x0, y0 = max(0, int(lo[0] - pad)), max(0, int(lo[1] - pad))
     x1, y1 = min(w, int(np.ceil(hi[0] + pad))), min(h, int(np.ceil(hi[1] + pad)))
-    return (x0, y0, x1, y1) if min(x1 - x0, y1 - y0) >= 64 else None
+    return x0, y0, x1, y1
