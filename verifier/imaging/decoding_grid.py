@@ -424,9 +424,12 @@ def candidate_versions(finders: Finders, spread: int = 2) -> list[int]:
     return sorted(versions, key=lambda v: abs(v - estimate))
 
 
-def _project(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+def project(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Points (N x 2) through a 3x3 homography; a point sent to infinity comes out inf or
+    nan (no warning): callers check for finite results."""
     homog = np.c_[pts, np.ones(len(pts))] @ matrix.T
-    return homog[:, :2] / homog[:, 2:3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return homog[:, :2] / homog[:, 2:3]
 
 
 def initial_grid(
@@ -445,7 +448,7 @@ def initial_grid(
         return affine
     r, c = max(centres)
     corner = np.float32([[c + 0.5, r + 0.5]])
-    guess = _project(affine, corner)[0]
+    guess = project(affine, corner)[0]
     if not np.isfinite(guess).all():
         return affine
     found = match(
@@ -495,7 +498,7 @@ def polish_grid(
     n = symbol_size(version)
     fixed = fixed_modules(version)
     square = np.float32([[0, 0], [n, 0], [n, n], [0, n]])
-    quad = _project(matrix, square)
+    quad = project(matrix, square)
     if not _usable_quad(quad, n):
         return None
     quad = quad.astype(np.float32)
@@ -693,7 +696,7 @@ def refine_dense(
             dy = (sy + max(wy0, 0) - y0 * px) / px
             centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
             module_pts.append(centre)
-            frame_pts.append(_project(to_frame, (centre + np.array([dx, dy]))[None])[0])
+            frame_pts.append(project(to_frame, (centre + np.array([dx, dy]))[None])[0])
     if len(module_pts) < 8:
         return None
     fitted, _mask = cv2.findHomography(

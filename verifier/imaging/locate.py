@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verifier.imaging.budget import Budget, remember, spend, units
+from verifier.imaging.decoding_grid import project
 
 #: Pyramid levels (downscale factors) searched. Each level covers modules of ~0.75 to ~5
 #: of its px (the ``WINDOW`` must exceed a 3-module core), so full and half resolution hold
@@ -577,18 +578,12 @@ def outline(triple: Triple) -> np.ndarray | None:
     refined = _ring_homography(triple, matrix)
     corners = np.float64([[0, 0], [n, 0], [n, n], [0, n]])
     best = refined if refined is not None else matrix
-    quad = _apply(best, corners)
+    quad = project(best, corners)
     if not np.isfinite(quad).all() or not _convex(quad):
-        quad = _apply(matrix, corners)
+        quad = project(matrix, corners)
     if not np.isfinite(quad).all() or not _convex(quad):
         return None
     return quad.astype(np.float32)
-
-
-def _apply(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    homog = np.c_[pts, np.ones(len(pts))] @ matrix.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return homog[:, :2] / homog[:, 2:3]
 
 
 def _convex(quad: np.ndarray) -> bool:
@@ -615,7 +610,7 @@ def _ring_homography(triple: Triple, affine: np.ndarray) -> np.ndarray | None:
         module_pts.append(origin)
         frame_pts.append(tuple(finder.centre))
         corners = finder.centre + square @ finder.axes.T
-        seen = _apply(inverse, corners) - origin  # in modules, by the affine map
+        seen = project(inverse, corners) - origin  # in modules, by the affine map
         for corner, at in zip(corners, seen, strict=True):
             target = np.sign(at) * 3.5
             if np.hypot(*(at - target)) < 2.0 and (target != 0).all():
@@ -626,7 +621,7 @@ def _ring_homography(triple: Triple, affine: np.ndarray) -> np.ndarray | None:
     matrix, _mask = cv2.findHomography(np.float64(module_pts), np.float64(frame_pts), 0)
     if matrix is None or not np.isfinite(matrix).all():
         return None
-    err = np.hypot(*(_apply(matrix, np.float64(module_pts)) - np.float64(frame_pts)).T)
+    err = np.hypot(*(project(matrix, np.float64(module_pts)) - np.float64(frame_pts)).T)
     pitch = min(triple.tl.module, triple.tr.module, triple.bl.module)
     return matrix if float(np.median(err)) < 0.7 * pitch else None
 
@@ -703,7 +698,7 @@ def _centres_square(p: np.ndarray, q: np.ndarray, r: np.ndarray, n: int) -> np.n
 
     src = np.float32([[3.5, 3.5], [n - 3.5, 3.5], [n - 3.5, n - 3.5]])
     affine = cv2.getAffineTransform(src, np.float32([p, q, r])).astype(np.float64)
-    quad = _apply(np.vstack([affine, [0, 0, 1]]), np.float64([[0, 0], [n, 0], [n, n], [0, n]]))
+    quad = project(np.vstack([affine, [0, 0, 1]]), np.float64([[0, 0], [n, 0], [n, n], [0, n]]))
     x, y = quad[:, 0], quad[:, 1]
     if float(x @ np.roll(y, -1) - y @ np.roll(x, -1)) < 0:  # counter-clockwise (y down)
         quad = quad[::-1]
