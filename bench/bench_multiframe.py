@@ -41,6 +41,7 @@ from bench_decode import FPS, approach_clip  # noqa: E402
 
 from verifier.imaging.decoding import (  # noqa: E402
     FRAME_WORK,
+    STAGE_WORK,
     Decoder,
     PipelineDecoder,
     ZxingDecoder,
@@ -64,16 +65,35 @@ def _pipeline(scale: float | None) -> PipelineDecoder:
     )
 
 
-def _resumable(scale: float | None) -> PipelineDecoder:
+def _resumable(scale: float | None, **kw: object) -> PipelineDecoder:
     """``frame_work`` slices, bounded in units only (the same with and without a scale)."""
-    return PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    kw.setdefault("frame_work", FRAME_WORK)
+    return PipelineDecoder(budget_s=None, **kw)  # type: ignore[arg-type]
+
+
+def _resumables() -> dict[str, Factory]:
+    """The resumable pipeline's settings tried (``stage_work``, ``frame_work``), alone and
+    under the combining decoder; "resumable stage 200" is the scan loop's."""
+    out: dict[str, Factory] = {}
+    for label, kw in (
+        (f"stage {STAGE_WORK}", {"stage_work": STAGE_WORK}),
+        ("stage 300", {"stage_work": 300}),
+        (f"stage {STAGE_WORK} slice 90", {"stage_work": STAGE_WORK, "frame_work": 90}),
+        ("stage 300 slice 90", {"stage_work": 300, "frame_work": 90}),
+    ):
+        out[f"resumable {label}"] = lambda scale, kw=kw: _resumable(scale, **kw)
+        out[f"resumable {label} + mean K=6 + stack 4"] = (
+            lambda scale, kw=kw: MultiFrameDecoder(_resumable(scale, **kw))
+        )
+    return out
 
 
 #: The scan loop's decoder, item 3 + 5 together (``--scanloop``): zxing alone, the pipeline
 #: (80 ms budget), the resumable pipeline, and the combining decoder over each.
 SCANLOOP_VARIANTS = (
     "zxing", "pipeline", "resumable", "+ mean K=6 + image stack 4",
-    "resumable + mean K=6 + stack 4",
+    "resumable + mean K=6 + stack 4", f"resumable stage {STAGE_WORK}",
+    f"resumable stage {STAGE_WORK} + mean K=6 + stack 4",
 )
 
 
@@ -97,6 +117,7 @@ def variants() -> dict[str, Factory]:
         ),
         "resumable": _resumable,
         "resumable + mean K=6 + stack 4": lambda scale: MultiFrameDecoder(_resumable(scale)),
+        **_resumables(),
     }
 
 
@@ -308,14 +329,18 @@ def main(argv: list[str] | None = None) -> int:
         LIVE = True
         factories = {k: factories[k] for k in SCANLOOP_VARIANTS}
         args.all_held = True
-    if args.only:
+    if args.only:  # (any variant, also with --scanloop)
         keep = set(args.only.split(","))
-        factories = {k: v for k, v in factories.items() if k in keep or k == "pipeline"}
+        factories = {k: v for k, v in variants().items() if k in keep or k == "pipeline"}
     emit(f"Decodes timed by thread CPU time x {args.pi} (Pi 4); misses count as the clip length.")
     if args.clips:
         manifest = json.loads((CORPUS / "manifest.json").read_text())["frames"]
         texts = [manifest[i]["text"] for i in range(0, len(manifest), len(manifest) // 5)]
-        clips = [(approach_clip(t, seed), t) for seed, t in enumerate(texts[: args.clips])]
+        # more than 5: the texts again with other seeds (the first 5 stay the same)
+        clips = [
+            (approach_clip(texts[i % len(texts)], i), texts[i % len(texts)])
+            for i in range(args.clips)
+        ]
         results = measure(clips, factories, args.pi)
         table(f"Approach clips ({len(clips)} x 105 frames)", results, 105 / FPS, emit)
     rows = tuple(args.conds.split(",")) if args.conds else ()

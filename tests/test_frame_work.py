@@ -12,8 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests.test_decoder_bounds import frames
-from verifier.imaging.budget import Budget, OutOfBudget
-from verifier.imaging.decoding import FRAME_WORK, MAX_WORK, PipelineDecoder, load_gray
+from verifier.imaging.budget import Budget, OutOfBudget, units
+from verifier.imaging.decoding import (
+    FRAME_WORK,
+    MAX_WORK,
+    STAGE_WORK,
+    ZXING_PX,
+    PipelineDecoder,
+    load_gray,
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HANG_FRAME = SHARED / "field" / "decoder-hang-frame.png"
@@ -22,6 +29,13 @@ CORPUS = SHARED / "corpus"
 #: A slice ends before a step that would cross it once one remembered step is done in it,
 #: so it runs over by at most the largest such step (a read of a version-40 symbol).
 LARGEST_STEP = 200
+
+
+def held_slice(gray: np.ndarray) -> int:
+    """Most units a call on the same image again may spend: its slice, plus zxing's pass
+    it skips (zxing failed on that image already) given to the slice, plus the one step a
+    slice may finish past its end."""
+    return FRAME_WORK + units(gray.size, ZXING_PX) + LARGEST_STEP
 
 
 def _grid_only_frame() -> tuple[np.ndarray, str]:
@@ -51,7 +65,7 @@ def test_a_grid_read_spread_over_frames_still_reads() -> None:
     texts, works = _held(sliced, gray, 30)
     assert texts == [text]
     assert len(works) > 2 and sliced.resumed == len(works) - 1
-    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    assert max(works) <= held_slice(gray)
     # every step done once: the slices add up to about the one-call read's work
     assert sum(works) <= whole.last_work + LARGEST_STEP * len(works)
 
@@ -77,7 +91,7 @@ def test_the_hang_frame_costs_a_bounded_slice_a_call() -> None:
     decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
     texts, works = _held(decoder, gray, MAX_WORK // FRAME_WORK + 5)
     assert texts == PipelineDecoder(budget_s=None).decode(gray)  # what one call reads
-    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    assert max(works) <= held_slice(gray)
     assert decoder._pending is None  # its work ended (within the job's cap), no endless resume
     assert sum(works) <= MAX_WORK + LARGEST_STEP
 
@@ -93,7 +107,7 @@ def test_corpus_frames_read_within_a_few_sliced_calls() -> None:
         sliced = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
         texts, works = _held(sliced, gray, 30)
         assert texts == whole
-        assert max(works) <= FRAME_WORK + LARGEST_STEP
+        assert max(works) <= held_slice(gray)
 
 
 def test_a_slice_always_completes_a_remembered_step() -> None:
@@ -123,5 +137,36 @@ def test_any_frame_held_costs_a_bounded_slice_a_call_and_ends(gray: np.ndarray) 
     decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
     texts, works = _held(decoder, gray, MAX_WORK // FRAME_WORK + 5)
     assert isinstance(texts, list)
-    assert max(works) <= FRAME_WORK + LARGEST_STEP
+    assert max(works) <= held_slice(gray)
     assert decoder._pending is None
+
+
+def test_a_job_gives_its_frame_up_where_the_time_budget_would() -> None:
+    """A frame that does not read held in front of the camera: with ``stage_work`` (the
+    scan loop's setting) the job starts no stage after STAGE_WORK units, as the 80 ms
+    budget starts none after 80 ms, so the next frame gets its turn long before the work
+    cap; without it the job goes on through every stage and region."""
+    from tests.test_decoding import _camera_like
+
+    _, text = _grid_only_frame()
+    gray = _camera_like(text, 2.8, 2.2)  # found, its grid fitted, too blurred to read
+    whole = PipelineDecoder(budget_s=None)
+    assert whole.decode(gray) == [] and whole.last_work > 2 * STAGE_WORK
+    capped = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK, stage_work=STAGE_WORK)
+    texts, works = _held(capped, gray, MAX_WORK // FRAME_WORK + 5)
+    uncapped = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    texts_uncapped, works_uncapped = _held(uncapped, gray, MAX_WORK // FRAME_WORK + 5)
+    assert texts == texts_uncapped == [] and capped._pending is None
+    assert sum(works) < sum(works_uncapped)
+    # one stage may run on past STAGE_WORK to its end (its steps are each bounded)
+    assert sum(works) <= STAGE_WORK + MAX_WORK // 3
+    capped.decode(_camera_like(text, 2.8, 2.3))
+    assert not capped.last_resumed  # the next frame: a job of its own
+
+
+def test_the_scan_loops_settings_still_read_a_grid_frame_over_several_calls() -> None:
+    gray, text = _grid_only_frame()
+    decoder = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK, stage_work=STAGE_WORK)
+    texts, works = _held(decoder, gray, 30)
+    assert texts == [text] and len(works) > 2
+    assert max(works) <= held_slice(gray)

@@ -491,6 +491,16 @@ MAX_WORK = 3000
 #: in the next frames' slices.
 FRAME_WORK = 60
 
+#: Pixels of zxing's first pass a unit buys (measured ~19 000-35 000 at 720p, median per
+#: frame; the busier frames' figure): what a call that skips the pass gives its slice instead.
+ZXING_PX = 18_000
+
+#: With ``frame_work``: the units of a job's work after which it starts no further stage or
+#: region, the units form of ``budget_s`` (80 ms at Pi 4 speed is ~20 ms here, ~200 units),
+#: so a resumed job gives up on its frame where the budgeted pipeline would, and a newer
+#: frame gets its turn (a stage running goes on to its end, as with the budget).
+STAGE_WORK = 200
+
 #: Most regions looked at per frame: each costs up to a polished grid and its reads (on the
 #: corpus ~350 units median, ~1060 at most, ~0.1 ms here a unit), the candidate search
 #: before the second up to ~620 (its full-resolution strips; ``locate.search_units`` is
@@ -555,6 +565,12 @@ class PipelineDecoder:
     A text can so come from a frame a few calls old. Never for unrelated images (files):
     ``decode_gray`` has it off.
 
+    ``stage_work`` (with ``frame_work``): no stage or region starts once the job has spent
+    that many units (the budget's rule in units, so on any machine): the job then gives its
+    frame up where the budgeted pipeline would, and a newer frame gets its turn. A call on
+    the pending job's own frame again (the image stack's mean) skips zxing's pass, which
+    failed on it already, and gives the pass's units to the slice.
+
     ``budget_s=None`` means no time bound at all (neither one), for reproducible tests; the
     work cap still holds. zxing's first pass over the frame is one call, bounded only by the
     frame's size.
@@ -565,6 +581,7 @@ class PipelineDecoder:
     max_attempts: int = len(FALLBACKS)
     max_work: int | None = MAX_WORK
     frame_work: int | None = None
+    stage_work: int | None = None
     probe: TextureProbe = TextureProbe()
     #: Also look for symbols by their finder patterns (``verifier.imaging.locate``).
     finders: bool = True
@@ -603,14 +620,20 @@ class PipelineDecoder:
         gray = _as_gray(gray)
         start = self.clock()
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
-        # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
-        # symbols are read by the grid stage, which checks the polarity itself.
-        results = zxing_read(gray, errors=True, invert=False)
-        texts = _unique([r.text for r in results if r.valid])
-        if texts:
-            self._pending = None
-            self.last_stage = "zxing"
-            return texts
+        slice_work = self.frame_work
+        if self._pending is not None and self._pending.gray is gray:
+            results: list = []  # zxing failed on this very image in the job's first call
+            assert slice_work is not None
+            slice_work += units(gray.size, ZXING_PX)
+        else:
+            # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
+            # symbols are read by the grid stage, which checks the polarity itself.
+            results = zxing_read(gray, errors=True, invert=False)
+            texts = _unique([r.text for r in results if r.valid])
+            if texts:
+                self._pending = None
+                self.last_stage = "zxing"
+                return texts
         job, self._pending = self._pending, None
         if job is not None:
             self.last_resumed = True
@@ -620,7 +643,7 @@ class PipelineDecoder:
             job = _Job(gray, results, Budget(None, self.max_work, self.clock))
         self.last_frame = job.gray
         before = job.budget.work
-        job.budget.resume(deadline, self.frame_work)
+        job.budget.resume(deadline, slice_work)
         try:
             return self._fallbacks(job, start)
         except OutOfBudget:
@@ -632,12 +655,19 @@ class PipelineDecoder:
         finally:
             self.last_work = job.budget.work - before
 
+    def _given_up(self, job: _Job) -> bool:
+        """``stage_work`` reached: the job starts nothing more (its frame is given up)."""
+        cap = self.stage_work
+        return cap is not None and job.attempts > 0 and job.budget.work >= cap
+
     def _fallbacks(self, job: _Job, start: float) -> list[str]:
         """The job's fallback stages from where it stands; a stage cut short by the budget
         (OutOfBudget) is run again when the job is resumed, its finished steps remembered."""
         budget = job.budget
         while True:
             if job.work is None:
+                if self._given_up(job):
+                    return []
                 job.region = self._next_region(job)
                 if job.region is None:
                     return []
@@ -646,7 +676,7 @@ class PipelineDecoder:
                 job.stage = 0
             try:
                 while job.stage < len(FALLBACKS):
-                    if job.attempts >= self.max_attempts or budget.spent:
+                    if job.attempts >= self.max_attempts or budget.spent or self._given_up(job):
                         return []
                     if self._over(start) or budget.exhausted:
                         if self.frame_work is None:

@@ -57,6 +57,7 @@ import numpy as np
 from verifier.imaging.budget import Budget, OutOfBudget, spend, units
 from verifier.imaging.decoding import (
     FRAME_WORK,
+    STAGE_WORK,
     PipelineDecoder,
     Region,
     _as_gray,
@@ -94,6 +95,10 @@ STACK_RESPONSE = 0.25
 #: Longest side (px) of the crops compared to see whether the code in view changed, and
 #: on which the sliced stack measures its shifts.
 CHANGE_SIDE = 256
+#: While a job is pending, the newest frame is compared with the job's every this many
+#: calls (a correlation costs ~1 ms here, a sixth of a slice), and always before a text
+#: read on an older frame is returned: a text is never shown for a code no longer in view.
+CHANGE_EVERY = 4
 STACK_SIDE = 256
 #: Pixels a unit buys (~0.1 ms here) in a phase correlation (measured: 3850-4250 px a unit
 #: from 256 to 800 px square) and in a warp and sum of a crop (~16500).
@@ -173,6 +178,7 @@ class _Sliced:
     observed: np.ndarray | None = field(default=None, repr=False)
     stack_turn: bool = False
     mean: np.ndarray | None = field(default=None, repr=False)  # made, not yet read
+    calls: int = 0  # calls since the symbol's first (``CHANGE_EVERY`` counts them)
 
 
 #: ``_stack_input``'s answer when its call made the mean (the call's step; read next call).
@@ -238,14 +244,23 @@ class MultiFrameDecoder:
         self.sliced = self.pipeline.frame_work is not None
         if self.sliced and track:
             raise ValueError("track is not available over a resumable pipeline")
-        self.stacker = replace(self.pipeline, name=f"{self.pipeline.name}-stack")
+        # no ``stage_work`` for it: a mean made later is no better than this one (the frames
+        # a code is noisy in stay noisy), so its job goes on to the work cap
+        self.stacker = replace(self.pipeline, name=f"{self.pipeline.name}-stack", stage_work=None)
         self._s = _Sliced()
 
     def reset(self) -> None:
         """Forget everything kept."""
+        self._drop_combined()
+        self.pipeline.forget()
+
+    def _drop_combined(self) -> None:
+        """Forget what combines frames (modules, frames kept, the stack's job): the code in
+        view changed. The pipeline's own pending job stays: it reads one frame, RS-checked,
+        and ``stage_work`` bounds how long it goes on (as the time budget does without
+        slices); a phone coming closer changes the view as much as another code does."""
         self._read()
         self.frames_kept.clear()
-        self.pipeline.forget()
         self.stacker.forget()
         self._s = _Sliced()
 
@@ -357,8 +372,11 @@ class MultiFrameDecoder:
         deferred combining, the image stack (once the frame's job ended unread, until
         the stack's own job ends) or the pipeline's job, in that order of preference."""
         self.last_work = 0
-        self._drop_if_changed(gray, budget)
         s = self._s
+        s.calls += 1
+        if s.calls % CHANGE_EVERY == 0 and self._changed(gray, budget):
+            self._drop_combined()
+            s = self._s
         stacked = self._stack_input(budget) if s.unobserved is None else None
         if s.unobserved is not None or stacked is not None:
             results = zxing_read(gray, errors=True, invert=False)
@@ -371,7 +389,7 @@ class MultiFrameDecoder:
                 frame, where = s.unobserved
                 s.unobserved = None
                 texts = self._gather(frame, where, budget)
-                return self._done(texts, "combined") if texts else []
+                return self._done(texts, "combined", gray, budget) if texts else []
             s.stack_turn = False
             if stacked is _MEAN_MADE:
                 s.stack_turn = True
@@ -379,14 +397,14 @@ class MultiFrameDecoder:
             texts = self.stacker.decode(stacked)
             self.last_work = self.stacker.last_work
             if texts:
-                self.stacked_reads += 1
-                return self._done(texts, "stacked")
-            return []
+                texts = self._done(texts, "stacked", gray, budget)
+                self.stacked_reads += bool(texts)
+            return texts
         texts = self.pipeline.decode(gray)
         self.last_work = self.pipeline.last_work
+        frame, region = self.pipeline.last_frame, self.pipeline.last_region
         if texts:
             return self._done(texts, self.pipeline.last_stage)
-        frame, region = self.pipeline.last_frame, self.pipeline.last_region
         if region is not None and frame is not None:
             s.region, s.frame = region, frame
         elif self.pipeline.pending_frame is None and not self.pipeline.last_resumed:
@@ -428,8 +446,16 @@ class MultiFrameDecoder:
         s.stack_turn = s.mean is not None
         return None if s.mean is None else _MEAN_MADE
 
-    def _done(self, texts: list[str], stage: str) -> list[str]:
-        """A call read ``texts``: every job on the symbol and what was kept for it ends."""
+    def _done(
+        self, texts: list[str], stage: str, gray: np.ndarray | None = None,
+        budget: Budget | None = None,
+    ) -> list[str]:
+        """A call read ``texts``: every job on the symbol and what was kept for it ends.
+        ``gray``: the texts were read on an older frame, returned only if the newest
+        (``gray``) still shows the same content where the symbol was."""
+        if gray is not None and self._changed(gray, budget, always=True):
+            self._drop_combined()
+            return []
         self.last_stage = stage
         self._read()
         self.pipeline.forget()
@@ -437,22 +463,27 @@ class MultiFrameDecoder:
         self._s = _Sliced()
         return texts
 
-    def _drop_if_changed(self, gray: np.ndarray, budget: Budget) -> None:
-        """Drop every pending job and everything kept when the region being read no
-        longer shows the same content in the newest frame (phase correlation of the two
-        crops, as the stack registers them): another code, or none, is in view."""
+    def _changed(self, gray: np.ndarray, budget: Budget | None, always: bool = False) -> bool:
+        """Whether the region being read (while a job is pending, or ``always``) no longer
+        shows the same content in the newest frame (phase correlation of the two crops, as
+        the stack registers them): another code, or none, is in view. The caller then drops
+        every pending job and everything kept."""
         import cv2
 
         s = self._s
         pending = self.pipeline.pending_frame is not None or self.stacker.pending_frame is not None
-        pending = pending or s.mean is not None
+        pending = always or pending or s.mean is not None or s.unobserved is not None
         if not pending or s.region is None or s.frame is None or s.frame.shape != gray.shape:
-            return
+            return False
+        if s.frame is gray:
+            return False
         box = _corners_box(s.region.corners, gray.shape, grow=0.3)
         if box is None:
-            return
+            return False
         x0, y0, x1, y1 = box
-        spend(budget, units(CHANGE_SIDE * CHANGE_SIDE, CORRELATE_PX))
+        # (paid even past the budget: it guards what is returned)
+        if budget is not None:
+            budget.work += units(CHANGE_SIDE * CHANGE_SIDE, CORRELATE_PX)
         # on the crops brought to at most CHANGE_SIDE px (a full-size 720p crop's
         # correlation alone costs more than a slice)
         scale = min(1.0, CHANGE_SIDE / max(x1 - x0, y1 - y0))
@@ -465,7 +496,8 @@ class MultiFrameDecoder:
         _shift, response = cv2.phaseCorrelate(old, new, window)
         if response < STACK_RESPONSE:
             self.changes += 1
-            self.reset()
+            return True
+        return False
 
     # ------------------------------------------------------------------ image level
 
@@ -623,14 +655,17 @@ class MultiFrameDecoder:
         return Located(last.version, frame_to_module, last.inverted, agreement)
 
 
-def scan_decoder(resumable: bool = False) -> MultiFrameDecoder:
+def scan_decoder(resumable: bool = True) -> MultiFrameDecoder:
     """The scan loop's decoder: frames combined (modules K=6 by their mean, an image stack
-    of 4) over the pipeline with its 80 ms budget. ``resumable``: over the resumable
-    pipeline instead (each call zxing's pass and one ``FRAME_WORK`` slice, the time budget
-    kept as a backstop): bounded per call (p95 ~68 ms at Pi 4 speed against up to ~0.6 s)
-    but later first verdicts on the bench's clips (bench/RESULTS.md, "Scan loop decoder"),
-    so not the default."""
-    return MultiFrameDecoder(PipelineDecoder(frame_work=FRAME_WORK if resumable else None))
+    of 4) over the resumable pipeline: each call zxing's pass and one ``FRAME_WORK`` slice,
+    a job giving its frame up after ``STAGE_WORK`` units as the time budget would (kept as
+    a backstop). Bounded per call (p95 ~40-56 ms at Pi 4 speed) with first verdicts
+    within ~5 % of the budgeted composition's on the bench's clips (bench/RESULTS.md,
+    "Scan loop decoder"). ``resumable=False``: over the pipeline with its 80 ms budget
+    instead (a frame's work in one call, up to ~0.6 s at Pi 4 speed)."""
+    if not resumable:
+        return MultiFrameDecoder(PipelineDecoder())
+    return MultiFrameDecoder(PipelineDecoder(frame_work=FRAME_WORK, stage_work=STAGE_WORK))
 
 
 def _symbol_box(
