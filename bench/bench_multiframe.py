@@ -89,7 +89,8 @@ def _resumables() -> dict[str, Factory]:
 
 
 #: The scan loop's decoder, item 3 + 5 together (``--scanloop``): zxing alone, the pipeline
-#: (80 ms budget), the resumable pipeline, and the combining decoder over each.
+#: (80 ms budget), the resumable pipeline with and without ``stage_work``, and the
+#: combining decoder over each; the last is the scan loop's (``scan_decoder()``).
 SCANLOOP_VARIANTS = (
     "zxing", "pipeline", "resumable", "+ mean K=6 + image stack 4",
     "resumable + mean K=6 + stack 4", f"resumable stage {STAGE_WORK}",
@@ -270,7 +271,7 @@ def corpus_check(emit: Callable[[str], None]) -> None:
     emit("|---|---|---|---|")
     for name, dec in (
         ("pipeline", PipelineDecoder(budget_s=None)),
-        ("the scan loop's (mean K=6 + stack 4)", MultiFrameDecoder(PipelineDecoder(budget_s=None))),
+        ("mean K=6 + stack 4 over the pipeline", MultiFrameDecoder(PipelineDecoder(budget_s=None))),
         ("+ vote K=6 tracked", MultiFrameDecoder(
             PipelineDecoder(budget_s=None), combine="vote", stack=0, track=True
         )),
@@ -282,9 +283,11 @@ def corpus_check(emit: Callable[[str], None]) -> None:
             wrong += any(t != text for t in texts)
         combined = getattr(dec, "combined_reads", 0)
         emit(f"| {name} | {good}/{len(grays)} | {wrong} | {combined} |")
-    # the scan loop's over the resumable pipeline: each frame held up to 30 calls (a second),
-    # then the next code shown (what is pending must be dropped, never read as the next)
-    dec = MultiFrameDecoder(PipelineDecoder(budget_s=None, frame_work=FRAME_WORK))
+    # the scan loop's, over the resumable pipeline: each frame held up to 30 calls (a
+    # second), then the next code shown (what is pending must never be read as the next)
+    dec = MultiFrameDecoder(
+        PipelineDecoder(budget_s=None, frame_work=FRAME_WORK, stage_work=STAGE_WORK)
+    )
     good = wrong = 0
     for text, gray in grays:
         for _ in range(30):
@@ -294,7 +297,8 @@ def corpus_check(emit: Callable[[str], None]) -> None:
                 good += text in texts
                 break
     emit(
-        f"| resumable + mean K=6 + stack 4, each held up to 30 calls | {good}/{len(grays)} | "
+        f"| the scan loop's (resumable stage {STAGE_WORK} + mean K=6 + stack 4), each held "
+        f"up to 30 calls | {good}/{len(grays)} | "
         f"{wrong} | {dec.combined_reads} |"
     )
 

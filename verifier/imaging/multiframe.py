@@ -42,9 +42,13 @@ stack's job (a second resumable pipeline on the mean, once the frame's own job h
 unread) or the pipeline's own job.
 A resumed job works on an earlier frame, so the modules are sampled, and the stack
 registered, on the frame its grid or region was found on (``PipelineDecoder.last_frame``),
-each frame's modules kept once. When the region a pending job reads no longer correlates
-with the same place in the newest frame (another code, or none), every job and everything
-kept is dropped: two codes are never combined.
+each frame's modules kept once. Every ``CHANGE_EVERY`` calls, and before a combined or
+stacked text is returned, the region is compared with the same place in the newest frame;
+when it no longer correlates (another code, none, or the same phone much closer) what
+combines frames is dropped: two codes are never combined. The pipeline's own job is kept:
+it reads one frame with zxing's RS check, and ``stage_work`` ends it about when the time
+budget would end the frame's work without slices (a phone being brought closer changes the
+view as much as another code does, and dropping its job lost the reads; bench/RESULTS.md).
 """
 
 from __future__ import annotations
