@@ -170,3 +170,33 @@ def test_the_scan_loops_settings_still_read_a_grid_frame_over_several_calls() ->
     texts, works = _held(decoder, gray, 30)
     assert texts == [text] and len(works) > 2
     assert max(works) <= held_slice(gray)
+
+
+def test_a_slice_also_ends_on_its_time_once_a_step_is_done() -> None:
+    """``slice_seconds``: past it the next step waits for the next slice, but not before a
+    remembered step was completed in this one (so a slow machine still gets somewhere)."""
+    now = [0.0]
+    budget = Budget(clock=lambda: now[0])
+    budget.resume(None, 1000, slice_seconds=1.0)
+    now[0] = 5.0
+    budget.spend(1)  # no step done yet in this slice: it goes on
+    assert budget.remember("step", lambda: 1) == 1
+    with pytest.raises(OutOfBudget):
+        budget.spend(1)
+    budget.resume(None, 1000, slice_seconds=1.0)
+    budget.spend(1)  # a new slice, a new second
+
+
+def test_call_s_ends_a_call_before_its_units_on_a_slow_machine() -> None:
+    """A clock 10 ms later at every look: ``call_s`` of 50 ms ends each call after a few
+    steps, well before ``frame_work``'s units, and the symbol is still read in the end."""
+    gray, text = _grid_only_frame()
+    ticks = iter(range(10**9))
+    slow = PipelineDecoder(
+        budget_s=None, frame_work=FRAME_WORK, call_s=0.05, clock=lambda: next(ticks) * 0.01
+    )
+    texts, works = _held(slow, gray, 200)
+    plain = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK)
+    texts_plain, works_plain = _held(plain, gray, 200)
+    assert texts == texts_plain == [text]
+    assert len(works) > len(works_plain) and max(works) <= held_slice(gray)

@@ -6,6 +6,7 @@ combined, and a phone coming closer does not lose the frame being read."""
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 
 import cv2
@@ -23,8 +24,10 @@ from tests.test_multiframe import (
     noisy_frames,
 )
 from verifier.imaging.budget import units
+from verifier.imaging.camera.base import Frame
 from verifier.imaging.camera.replay import ReplaySource
 from verifier.imaging.decoding import (
+    CALL_S,
     FRAME_WORK,
     STAGE_WORK,
     ZXING_PX,
@@ -75,6 +78,7 @@ def test_the_scan_loop_combines_frames_over_the_resumable_pipeline() -> None:
     assert isinstance(decoder, MultiFrameDecoder) and decoder.stack > 0
     assert decoder.sliced and decoder.pipeline.frame_work == FRAME_WORK
     assert decoder.pipeline.stage_work == STAGE_WORK
+    assert decoder.pipeline.call_s == CALL_S and decoder.pipeline.beside
     assert decoder.pipeline.budget_s is not None  # the time budget stays, as a backstop
     assert not scan_decoder(resumable=False).sliced  # the budgeted one, at hand
 
@@ -163,3 +167,80 @@ def test_a_phone_coming_closer_keeps_the_frame_being_read() -> None:
     assert texts == PipelineDecoder(budget_s=None).decode(gray) != []
     assert decoder.last_stage.startswith("grid") and decoder.pipeline.last_resumed
     assert calls >= CHANGE_EVERY and decoder.changes >= 1  # the change was seen on the way
+
+
+def test_zxing_beside_reads_what_the_calls_in_turn_read_and_the_newest_frame_wins() -> None:
+    """zxing on a side thread (the scan loop's setting) while the slice goes on: the same
+    codes read as with zxing first in each call, its CPU time counted apart, and a new frame
+    zxing reads is what a call returns, the job on the older frame dropped."""
+    import segno
+
+    frames = list(itertools.islice(itertools.cycle(glare_frames(TEXT_A, MOVING)), 24))
+    turns, beside = _sliced(), MultiFrameDecoder(
+        PipelineDecoder(budget_s=None, frame_work=FRAME_WORK, stage_work=STAGE_WORK, beside=True)
+    )
+    in_turn, _ = _run(turns, frames)
+    side: list[list[str]] = []
+    spent = 0.0
+    for gray in frames:
+        side.append(beside.decode(gray))
+        spent += beside.last_beside_cpu
+        assert beside.last_work <= CALL_BOUND
+    assert [TEXT_A] in side and {t for r in side for t in r} == {t for r in in_turn for t in r}
+    assert spent > 0  # zxing's passes ran on the side thread
+    pipeline = PipelineDecoder(budget_s=None, frame_work=FRAME_WORK, beside=True)
+    assert pipeline.decode(_grid_only_frame()) == [] and pipeline.pending
+    sharp = np.kron(
+        np.pad(np.array(segno.make("ML1:SHARP", micro=False).matrix, np.uint8), 4),
+        np.ones((8, 8), np.uint8),
+    )
+    assert pipeline.decode(np.where(sharp > 0, 20, 235).astype(np.uint8)) == ["ML1:SHARP"]
+    assert not pipeline.pending and pipeline.last_stage == "zxing"
+
+
+class _OneFrameThenNothing:
+    """A camera that delivers one frame, then none until closed (a frozen preview)."""
+
+    def __init__(self, gray: np.ndarray) -> None:
+        self.gray = gray
+        self.sent = False
+        self.closed = threading.Event()
+
+    def read(self) -> Frame | None:
+        if not self.sent:
+            self.sent = True
+            return Frame(self.gray, 0.0)
+        self.closed.wait(60)
+        return None
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_the_scan_loop_goes_on_with_pending_work_without_waiting_for_a_frame() -> None:
+    """One frame whose read takes several slices, and no frame after it: the loop calls the
+    decoder again on it while it has work pending (rather than wait for the camera), so the
+    code is read, and decoding then waits, idle, for a new frame."""
+    gray = _grid_only_frame()
+    events: list[ScanEvent] = []
+    seen = threading.Event()
+
+    def on_event(event: ScanEvent) -> None:
+        events.append(event)
+        if isinstance(event, CodeEvent):
+            seen.set()
+
+    decoder = _sliced()
+    source = _OneFrameThenNothing(gray)
+    loop = ScanLoop(source, on_event, decoder.decode)
+    loop.start()
+    try:
+        assert seen.wait(60)
+    finally:
+        source.close()
+        loop.stop()
+    assert [e.text for e in events if isinstance(e, CodeEvent)] == (
+        PipelineDecoder(budget_s=None).decode(gray)
+    )
+    assert loop.frames_decoded == 1 and decoder.pipeline.resumed >= 2
+    assert not decoder.pending

@@ -48,6 +48,7 @@ class Budget:
         self.max_work = max_work
         self.work = 0
         self.slice_end: int | None = None
+        self._slice_deadline: float | None = None  # (on ``clock``) when this slice ends
         self._progress = False  # a remembered step was completed in this slice
         self._clock = clock
         self._deadline = None if seconds is None else clock() + seconds
@@ -58,9 +59,13 @@ class Budget:
         """True once the deadline has passed or a cap is reached (does not raise)."""
         if self.max_work is not None and self.work >= self.max_work:
             return True
-        if self.slice_end is not None and self._progress and self.work >= self.slice_end:
+        at_end = self.slice_end is not None and self.work >= self.slice_end
+        if self._progress and (at_end or self._slice_timed_out()):
             return True
         return self._deadline is not None and self._clock() > self._deadline
+
+    def _slice_timed_out(self) -> bool:
+        return self._slice_deadline is not None and self._clock() > self._slice_deadline
 
     @property
     def spent(self) -> bool:
@@ -71,19 +76,23 @@ class Budget:
         """Count ``units`` of work about to be done; OutOfBudget if there is no room left.
         A slice ends before a step that would end past it, but only once a remembered step
         was completed in it: so every slice gets somewhere (it runs over by at most the one
-        remembered step it completes, ~20 ms here at the most)."""
-        over_slice = (
-            self.slice_end is not None and self._progress and self.work + units > self.slice_end
-        )
-        if over_slice or self.exhausted:
+        remembered step it completes, ~20 ms here at the most). The same for the slice's
+        time (``resume``'s ``slice_seconds``)."""
+        past = self.slice_end is not None and self.work + units > self.slice_end
+        if (self._progress and (past or self._slice_timed_out())) or self.exhausted:
             raise OutOfBudget(f"decode budget spent after {self.work} units of work")
         self.work += units
 
-    def resume(self, seconds: float | None, units: int | None) -> None:
+    def resume(
+        self, seconds: float | None, units: int | None, slice_seconds: float | None = None
+    ) -> None:
         """Start a new slice: ``seconds`` from now (None: no deadline) and ``units`` more
-        work (None: up to the cap)."""
-        self._deadline = None if seconds is None else self._clock() + seconds
+        work (None: up to the cap); ``slice_seconds``: the slice also ends that long from
+        now (like its units, only once a remembered step was completed in it)."""
+        now = self._clock()
+        self._deadline = None if seconds is None else now + seconds
         self.slice_end = None if units is None else self.work + units
+        self._slice_deadline = None if slice_seconds is None else now + slice_seconds
         self._progress = False
 
     @property

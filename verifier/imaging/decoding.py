@@ -33,6 +33,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -495,6 +496,12 @@ FRAME_WORK = 60
 #: frame; the busier frames' figure): what a call that skips the pass gives its slice instead.
 ZXING_PX = 18_000
 
+#: With ``frame_work``: the time (s) after which a call's slice ends whatever its units
+#: (``PipelineDecoder.call_s``), zxing's pass included: with the one step a slice may finish
+#: past its end a call keeps within two camera frames (66 ms at 30 fps) on the machine it
+#: runs on.
+CALL_S = 0.045
+
 #: With ``frame_work``: the units of a job's work after which it starts no further stage or
 #: region, the units form of ``budget_s`` (80 ms at Pi 4 speed is ~20 ms here, ~200 units),
 #: so a resumed job gives up on its frame where the budgeted pipeline would, and a newer
@@ -531,7 +538,7 @@ class _Job:
     the budget over all its slices."""
 
     gray: np.ndarray
-    results: list
+    results: list | Callable[[], list]  # (a wait for them, while zxing reads beside)
     budget: Budget
     regions: Iterator[Region] | None = None
     taken: int = 0
@@ -568,8 +575,20 @@ class PipelineDecoder:
     ``stage_work`` (with ``frame_work``): no stage or region starts once the job has spent
     that many units (the budget's rule in units, so on any machine): the job then gives its
     frame up where the budgeted pipeline would, and a newer frame gets its turn. A call on
-    the pending job's own frame again (the image stack's mean) skips zxing's pass, which
-    failed on it already, and gives the pass's units to the slice.
+    the same image as the last call (``pending`` work going on before the next camera
+    frame comes, the image stack's mean) skips zxing's pass, which failed on it already,
+    and gives the pass's units to the slice.
+
+    ``call_s`` (with ``frame_work``): a call's slice also ends that long after the call
+    began (zxing's pass included), once a step is done: the units bound the work the same
+    on every machine, this bounds the time on the machine it runs on (on the Pi the units
+    under-count the steps of noisy and glared frames by up to ~1.7x, bench/RESULTS.md).
+
+    ``beside`` (with ``frame_work``): zxing's pass over the new frame runs on a side
+    thread (another core: the Pi 4 and Zero 2 W have four; zxing-cpp lets go of the GIL)
+    while the call's slice goes on, the pending job's or a new one on the frame (whose
+    search waits for zxing's results only where it uses them), so a call lasts about its
+    slice, not the slice and the pass. A text zxing reads on the new frame is preferred.
 
     ``budget_s=None`` means no time bound at all (neither one), for reproducible tests; the
     work cap still holds. zxing's first pass over the frame is one call, bounded only by the
@@ -582,6 +601,8 @@ class PipelineDecoder:
     max_work: int | None = MAX_WORK
     frame_work: int | None = None
     stage_work: int | None = None
+    call_s: float | None = None
+    beside: bool = False
     probe: TextureProbe = TextureProbe()
     #: Also look for symbols by their finder patterns (``verifier.imaging.locate``).
     finders: bool = True
@@ -608,7 +629,13 @@ class PipelineDecoder:
     #: Calls that went on with an earlier frame's symbol, so far.
     resumed: int = field(default=0, init=False, compare=False)
     _pending: _Job | None = field(default=None, init=False, compare=False, repr=False)
+    _zxing_seen: tuple[np.ndarray, list] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
     _logged: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, compare=False, repr=False)
+    #: CPU seconds the last call spent on the side thread (``beside``), beside its own.
+    last_beside_cpu: float = field(default=0.0, init=False, compare=False)
 
     def decode(self, gray: np.ndarray) -> list[str]:
         self.last_stage = ""
@@ -617,33 +644,59 @@ class PipelineDecoder:
         self.last_located = None
         self.last_region = None
         self.last_frame = None
+        self.last_beside_cpu = 0.0
         gray = _as_gray(gray)
         start = self.clock()
-        deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
         slice_work = self.frame_work
-        if self._pending is not None and self._pending.gray is gray:
-            results: list = []  # zxing failed on this very image in the job's first call
-            assert slice_work is not None
-            slice_work += units(gray.size, ZXING_PX)
-        else:
-            # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
-            # symbols are read by the grid stage, which checks the polarity itself.
-            results = zxing_read(gray, errors=True, invert=False)
-            texts = _unique([r.text for r in results if r.valid])
-            if texts:
+        job = self._pending
+        if self.beside and slice_work is not None and self._zxing_seen_on(gray) is None:
+            # zxing reads this frame on another core while the job's slice goes on: the
+            # pending job's, or a new one on this frame whose search for regions waits for
+            # zxing's results only where it needs them (its failed outlines)
+            wait = self.zxing_beside(gray)
+            resumed = job is not None
+            if job is None:
+                job = _Job(gray, wait, Budget(None, self.max_work, self.clock))
+            try:
+                texts = self._slice(job, start, slice_work + units(gray.size, ZXING_PX), resumed)
+            finally:
+                results = wait()
+            if job.results is wait:
+                job.results = results
+            new = _unique([r.text for r in results if r.valid])
+            if new:  # the newest frame read: what the job read of an older one is not shown
                 self._pending = None
                 self.last_stage = "zxing"
-                return texts
-        job, self._pending = self._pending, None
-        if job is not None:
+                return new
+            return texts
+        results, fresh = self.zxing(gray)
+        texts = _unique([r.text for r in results if r.valid])
+        if texts:
+            self._pending = None
+            self.last_stage = "zxing"
+            return texts
+        if not fresh and slice_work is not None:
+            slice_work += units(gray.size, ZXING_PX)  # the pass's time, given to the job
+        if job is None:
+            return self._slice(_Job(gray, results, Budget(None, self.max_work, self.clock)),
+                               start, slice_work, False)
+        return self._slice(job, start, slice_work, True)
+
+    def _slice(
+        self, job: _Job, start: float, slice_work: int | None, resumed: bool
+    ) -> list[str]:
+        """One slice of ``job``'s fallback work (all of it without ``frame_work``);
+        ``resumed``: the job began in an earlier call."""
+        self._pending = None
+        if resumed:
             self.last_resumed = True
             self.resumed += 1
             self.last_region = job.region
-        else:
-            job = _Job(gray, results, Budget(None, self.max_work, self.clock))
         self.last_frame = job.gray
+        deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
         before = job.budget.work
-        job.budget.resume(deadline, slice_work)
+        slice_s = None if self.call_s is None else self.call_s - (self.clock() - start)
+        job.budget.resume(deadline, slice_work, slice_s)
         try:
             return self._fallbacks(job, start)
         except OutOfBudget:
@@ -654,6 +707,58 @@ class PipelineDecoder:
             return []
         finally:
             self.last_work = job.budget.work - before
+
+    def zxing(self, gray: np.ndarray) -> tuple[list, bool]:
+        """zxing's results on ``gray`` and whether they are new: the same image again (the
+        scan loop going on with a pending job before the next frame comes, the image stack's
+        mean) reuses the last results rather than run the pass again (with ``frame_work``;
+        zxing is deterministic)."""
+        seen = self._zxing_seen_on(gray)
+        if seen is not None:
+            return seen, False
+        # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
+        # symbols are read by the grid stage, which checks the polarity itself.
+        results = zxing_read(gray, errors=True, invert=False)
+        if self.frame_work is not None:
+            self._zxing_seen = (gray, results)
+        return results, True
+
+    def _zxing_seen_on(self, gray: np.ndarray) -> list | None:
+        seen = self._zxing_seen
+        if self.frame_work is None or seen is None or seen[0] is not gray:
+            return None
+        return seen[1]
+
+    def zxing_beside(self, gray: np.ndarray) -> Callable[[], list]:
+        """zxing's pass on ``gray`` started on the side thread (``beside``; zxing-cpp lets
+        go of the GIL while it reads, so it runs on another core); returns the wait for its
+        results, which the caller must call (also when its own work raised)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zxing-beside")
+
+        def timed() -> tuple[list, float]:
+            begin = time.thread_time()
+            results = zxing_read(gray, errors=True, invert=False)
+            return results, time.thread_time() - begin
+
+        future = self._pool.submit(timed)
+        done: list[list] = []
+
+        def wait() -> list:
+            if not done:
+                results, cpu = future.result()
+                self.last_beside_cpu += cpu
+                self._zxing_seen = (gray, results)
+                done.append(results)
+            return done[0]
+
+        return wait
+
+    @property
+    def pending(self) -> bool:
+        """A symbol's work is under way (``frame_work``): a call goes on with it, with or
+        without a new frame."""
+        return self._pending is not None
 
     def _given_up(self, job: _Job) -> bool:
         """``stage_work`` reached: the job starts nothing more (its frame is given up)."""
@@ -756,7 +861,10 @@ class PipelineDecoder:
         )
 
     def regions(
-        self, gray: np.ndarray, results: list, budget: Budget | None = None
+        self,
+        gray: np.ndarray,
+        results: list | Callable[[], list],
+        budget: Budget | None = None,
     ) -> Iterator[Region]:
         """Where to look harder: the texture probe's region; then (``finders``, searched only
         once the probe's region has failed or there is none) symbols made of three finder
@@ -784,7 +892,7 @@ class PipelineDecoder:
                 yielded += 1
         if yielded >= MAX_REGIONS or corners is not None:
             return
-        for r in results:
+        for r in results() if callable(results) else results:
             if not r.valid:
                 yield Region(_position_corners(r), "zxing")
                 return

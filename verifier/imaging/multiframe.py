@@ -60,6 +60,7 @@ import numpy as np
 
 from verifier.imaging.budget import Budget, OutOfBudget, spend, units
 from verifier.imaging.decoding import (
+    CALL_S,
     FRAME_WORK,
     STAGE_WORK,
     PipelineDecoder,
@@ -253,6 +254,22 @@ class MultiFrameDecoder:
         self.stacker = replace(self.pipeline, name=f"{self.pipeline.name}-stack", stage_work=None)
         self._s = _Sliced()
 
+    @property
+    def pending(self) -> bool:
+        """Over a resumable pipeline: work on what was seen is under way (a job, the
+        combining of a grid fitted, the stack's mean or its job), so a call goes on with it
+        even on the same frame again: the scan loop then calls again at once rather than
+        wait for the camera's next frame."""
+        if not self.sliced:
+            return False
+        s = self._s
+        if self.pipeline.pending or self.stacker.pending or s.mean is not None:
+            return True
+        if s.unobserved is not None:
+            return True
+        stack_ready = self.stack and s.stack_turn and s.region is not None
+        return bool(stack_ready and any(f is not s.frame for f in self.frames_kept))
+
     def reset(self) -> None:
         """Forget everything kept."""
         self._drop_combined()
@@ -318,7 +335,8 @@ class MultiFrameDecoder:
 
     def _keep(self, gray: np.ndarray, code_seen: bool) -> None:
         if code_seen:
-            self.frames_kept.append(gray)
+            if not self.frames_kept or self.frames_kept[-1] is not gray:  # (once a frame)
+                self.frames_kept.append(gray)
         else:
             self.frames_kept.clear()
 
@@ -376,34 +394,30 @@ class MultiFrameDecoder:
         deferred combining, the image stack (once the frame's job ended unread, until
         the stack's own job ends) or the pipeline's job, in that order of preference."""
         self.last_work = 0
+        self.pipeline.last_beside_cpu = self.stacker.last_beside_cpu = 0.0
         s = self._s
         s.calls += 1
         if s.calls % CHANGE_EVERY == 0 and self._changed(gray, budget):
             self._drop_combined()
             s = self._s
-        stacked = self._stack_input(budget) if s.unobserved is None else None
-        if s.unobserved is not None or stacked is not None:
-            results = zxing_read(gray, errors=True, invert=False)
-            texts = _unique([r.text for r in results if r.valid])
-            if texts:
-                return self._done(texts, "zxing")
-            self._keep(gray, True)
-            if stacked is None:
-                assert s.unobserved is not None
-                frame, where = s.unobserved
-                s.unobserved = None
-                texts = self._gather(frame, where, budget)
-                return self._done(texts, "combined", gray, budget) if texts else []
-            s.stack_turn = False
-            if stacked is _MEAN_MADE:
-                s.stack_turn = True
-                return []
-            texts = self.stacker.decode(stacked)
-            self.last_work = self.stacker.last_work
-            if texts:
-                texts = self._done(texts, "stacked", gray, budget)
-                self.stacked_reads += bool(texts)
-            return texts
+        # the combining of a grid fitted earlier once the pipeline's job has ended (as
+        # without slices, where it follows the frame's work): a job is not slowed by it
+        combine_turn = s.unobserved is not None and self.pipeline.pending_frame is None
+        stacked = self._stack_input(budget) if not combine_turn else None
+        if combine_turn or stacked is not None:
+            if self.pipeline.beside and self.pipeline._zxing_seen_on(gray) is None:
+                wait = self.pipeline.zxing_beside(gray)  # beside this call's turn
+                try:
+                    texts = self._turn(gray, budget, stacked)
+                finally:
+                    results = wait()
+            else:
+                results, _fresh = self.pipeline.zxing(gray)
+                texts = None
+            new = _unique([r.text for r in results if r.valid])
+            if new:  # the newest frame read: it is what is shown
+                return self._done(new, "zxing")
+            return self._turn(gray, budget, stacked) if texts is None else texts
         texts = self.pipeline.decode(gray)
         self.last_work = self.pipeline.last_work
         frame, region = self.pipeline.last_frame, self.pipeline.last_region
@@ -427,6 +441,34 @@ class MultiFrameDecoder:
         if fits and frame is not None and frame is not s.observed:
             s.unobserved, s.observed = (frame, where), frame  # combined in the next call
         return []
+
+    def _turn(self, gray: np.ndarray, budget: Budget, stacked: np.ndarray | None) -> list[str]:
+        """A call's turn on what was kept (zxing did not read ``gray``): the combining of a
+        grid fitted earlier (``stacked`` None), the stack's mean made, or a slice of the
+        stack's job on it."""
+        s = self._s
+        self._keep(gray, True)
+        if stacked is None:
+            assert s.unobserved is not None
+            frame, where = s.unobserved
+            s.unobserved = None
+            texts = self._gather(frame, where, budget)
+            return self._done(texts, "combined", gray, budget) if texts else []
+        s.stack_turn = False
+        if stacked is _MEAN_MADE:
+            s.stack_turn = True
+            return []
+        texts = self.stacker.decode(stacked)
+        self.last_work = self.stacker.last_work
+        if texts:
+            texts = self._done(texts, "stacked", gray, budget)
+            self.stacked_reads += bool(texts)
+        return texts
+
+    @property
+    def last_beside_cpu(self) -> float:
+        """CPU seconds the last call spent on the pipelines' side threads (``beside``)."""
+        return self.pipeline.last_beside_cpu + self.stacker.last_beside_cpu
 
     def _stack_input(self, budget: Budget) -> np.ndarray | None:
         """What the stacker's slice works on this call, or None for a frame turn: its
@@ -661,15 +703,22 @@ class MultiFrameDecoder:
 
 def scan_decoder(resumable: bool = True) -> MultiFrameDecoder:
     """The scan loop's decoder: frames combined (modules K=6 by their mean, an image stack
-    of 4) over the resumable pipeline: each call zxing's pass and one ``FRAME_WORK`` slice,
-    a job giving its frame up after ``STAGE_WORK`` units as the time budget would (kept as
-    a backstop). Bounded per call (p95 ~40-56 ms at Pi 4 speed) with first verdicts
-    within ~5 % of the budgeted composition's on the bench's clips (bench/RESULTS.md,
-    "Scan loop decoder"). ``resumable=False``: over the pipeline with its 80 ms budget
-    instead (a frame's work in one call, up to ~0.6 s at Pi 4 speed)."""
+    of 4) over the resumable pipeline. Each call: zxing's pass on the new frame on a side
+    thread (another core) while one slice of the symbol's work goes on (``FRAME_WORK``
+    units or ``CALL_S`` of time, whichever first); a job gives its frame up after
+    ``STAGE_WORK`` units, where the time budget would (kept as a backstop). Measured at Pi 4
+    speed (bench/RESULTS.md, "Scan loop decoder"): per call p95 ~54 ms on the approach
+    clips, ~67 ms on the hardest held rows, against 0.2-1.1 s; first verdicts as early as
+    the budgeted composition's on the approach clips, earlier on most hard rows.
+    ``resumable=False``: over the pipeline with its 80 ms budget instead (a frame's work in
+    one call)."""
     if not resumable:
         return MultiFrameDecoder(PipelineDecoder())
-    return MultiFrameDecoder(PipelineDecoder(frame_work=FRAME_WORK, stage_work=STAGE_WORK))
+    return MultiFrameDecoder(
+        PipelineDecoder(
+            frame_work=FRAME_WORK, stage_work=STAGE_WORK, call_s=CALL_S, beside=True
+        )
+    )
 
 
 def _symbol_box(

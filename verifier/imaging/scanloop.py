@@ -144,6 +144,11 @@ class LatestFrame:
             frame, self._frame = self._frame, None
             return frame
 
+    @property
+    def closed(self) -> bool:
+        with self._cond:
+            return self._closed and self._frame is None
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
@@ -155,14 +160,16 @@ class ScanLoop:
 
     ``on_event`` is called from the loop's decoder and watchdog threads; a Textual app wraps
     it with ``app.call_from_thread``. ``decode`` defaults to a ``MultiFrameDecoder`` of its
-    own (``verifier.imaging.multiframe``): the project pipeline on every frame, plus a symbol
-    found but not read combined over the next frames; it keeps state from frame to frame,
-    so each loop has its own and only the decoder thread calls it.
+    own (``verifier.imaging.multiframe.scan_decoder``): zxing and one bounded slice of the
+    project pipeline's work a frame (~66 ms at Pi 4 speed at most, p95), the symbol's work
+    going on over the next frames, plus a symbol found but not read combined over frames;
+    it keeps state from frame to frame, so each loop has its own and only the decoder
+    thread calls it.
 
     ``overrun_after`` (seconds on ``clock``): a decode still running after this long is
-    reported (``DecodeStalledEvent``, counted in ``decode_overruns``); the pipeline stops
-    its own work at 1 s a frame at most (``PipelineDecoder.deadline_s``; 80 ms on a fast
-    machine), so this only fires when something is wrong. A thread cannot be
+    reported (``DecodeStalledEvent``, counted in ``decode_overruns``); a call does one
+    slice of work, and the time budget behind it stops any call at 1 s at most
+    (``PipelineDecoder.deadline_s``), so this only fires when something is wrong. A thread cannot be
     stopped from outside, so the loop reports rather than abandons: ``decode_busy_for``
     tells how long the current decode has been running. The watchdog looks every
     ``watch_interval`` seconds of real time.
@@ -255,24 +262,36 @@ class ScanLoop:
             self._slot.close()
 
     def _work(self) -> None:
+        last: Frame | None = None
         try:
             while True:
-                frame = self._slot.take()
+                busy = last is not None and self._pending()
+                frame = self._slot.take(timeout=0.0 if busy else None)
                 if self._stop.is_set():
                     return
+                again = frame is None and busy and not self._slot.closed
+                if again:  # no newer frame yet: the decoder's pending work goes on, on this one
+                    frame = last
                 if frame is None:  # the grabber finished; report why after the last frame
                     if self._final is not None:
                         self.on_event(self._final)
                     return
+                last = frame
                 texts = self._decode(frame)
                 if texts is None:
                     continue
-                self.frames_decoded += 1
+                self.frames_decoded += not again
                 event = self.debouncer.observe(texts, frame.timestamp)
                 if event is not None:
                     self.on_event(event)
         finally:
             self._done.set()
+
+    def _pending(self) -> bool:
+        """Whether the decoder has work under way that needs no new frame (its ``pending``,
+        for a decoder that has one: the scan loop's resumable one)."""
+        owner = getattr(self.decode, "__self__", None)
+        return bool(getattr(owner, "pending", False))
 
     def _decode(self, frame: Frame) -> list[str] | None:
         """The frame's texts, or None if the decode raised (reported, never fatal)."""
