@@ -49,6 +49,7 @@ class Budget:
         self.work = 0
         self.slice_end: int | None = None
         self._slice_deadline: float | None = None  # (on ``clock``) when this slice ends
+        self._stop: Callable[[], bool] | None = None
         self._progress = False  # a remembered step was completed in this slice
         self._clock = clock
         self._deadline = None if seconds is None else clock() + seconds
@@ -81,14 +82,22 @@ class Budget:
         past = self.slice_end is not None and self.work + units > self.slice_end
         if (self._progress and (past or self._slice_timed_out())) or self.exhausted:
             raise OutOfBudget(f"decode budget spent after {self.work} units of work")
+        if self._stop is not None and self._stop():
+            raise OutOfBudget("slice stopped: its work is no longer wanted")
         self.work += units
 
     def resume(
-        self, seconds: float | None, units: int | None, slice_seconds: float | None = None
+        self,
+        seconds: float | None,
+        units: int | None,
+        slice_seconds: float | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         """Start a new slice: ``seconds`` from now (None: no deadline) and ``units`` more
         work (None: up to the cap); ``slice_seconds``: the slice also ends that long from
-        now (like its units, only once a remembered step was completed in it)."""
+        now (like its units, only once a remembered step was completed in it); ``stop``:
+        the slice ends at the next step once it returns True (its work is not wanted)."""
+        self._stop = stop
         now = self._clock()
         self._deadline = None if seconds is None else now + seconds
         self.slice_end = None if units is None else self.work + units

@@ -531,6 +531,34 @@ def _geometry_errors() -> tuple[type[Exception], ...]:
     return (*GEOMETRY_ERRORS, cv2.error)
 
 
+class _Beside:
+    """zxing's pass on one frame on the pipeline's side thread: ``read()`` tells (without
+    waiting) whether it is done and decoded a code; calling it waits for its results."""
+
+    def __init__(self, owner: PipelineDecoder, gray: np.ndarray, pool: ThreadPoolExecutor):
+        self._owner, self._gray = owner, gray
+        self._future = pool.submit(self._timed)
+        self._results: list | None = None
+
+    def _timed(self) -> tuple[list, float]:
+        begin = time.thread_time()
+        results = zxing_read(self._gray, errors=True, invert=False)
+        return results, time.thread_time() - begin
+
+    def read(self) -> bool:
+        if not self._future.done() or self._future.exception() is not None:
+            return False
+        return any(r.valid for r in self._future.result()[0])
+
+    def __call__(self) -> list:
+        if self._results is None:
+            results, cpu = self._future.result()
+            self._owner.last_beside_cpu += cpu
+            self._owner._zxing_seen = (self._gray, results)
+            self._results = results
+        return self._results
+
+
 @dataclass
 class _Job:
     """One frame's fallback work as far as it went: the frame and zxing's results on it, the
@@ -657,8 +685,8 @@ class PipelineDecoder:
             resumed = job is not None
             if job is None:
                 job = _Job(gray, wait, Budget(None, self.max_work, self.clock))
-            try:
-                texts = self._slice(job, start, slice_work + units(gray.size, ZXING_PX), resumed)
+            try:  # (the slice ends early once zxing has read the new frame)
+                texts = self._slice(job, start, slice_work, resumed, stop=wait.read)
             finally:
                 results = wait()
             if job.results is wait:
@@ -683,10 +711,16 @@ class PipelineDecoder:
         return self._slice(job, start, slice_work, True)
 
     def _slice(
-        self, job: _Job, start: float, slice_work: int | None, resumed: bool
+        self,
+        job: _Job,
+        start: float,
+        slice_work: int | None,
+        resumed: bool,
+        stop: Callable[[], bool] | None = None,
     ) -> list[str]:
         """One slice of ``job``'s fallback work (all of it without ``frame_work``);
-        ``resumed``: the job began in an earlier call."""
+        ``resumed``: the job began in an earlier call; ``stop``: the slice ends as soon as
+        it says so."""
         self._pending = None
         if resumed:
             self.last_resumed = True
@@ -696,7 +730,7 @@ class PipelineDecoder:
         deadline = None if self.budget_s is None else max(self.deadline_s, self.budget_s)
         before = job.budget.work
         slice_s = None if self.call_s is None else self.call_s - (self.clock() - start)
-        job.budget.resume(deadline, slice_work, slice_s)
+        job.budget.resume(deadline, slice_work, slice_s, stop)
         try:
             return self._fallbacks(job, start)
         except OutOfBudget:
@@ -729,30 +763,13 @@ class PipelineDecoder:
             return None
         return seen[1]
 
-    def zxing_beside(self, gray: np.ndarray) -> Callable[[], list]:
+    def zxing_beside(self, gray: np.ndarray) -> _Beside:
         """zxing's pass on ``gray`` started on the side thread (``beside``; zxing-cpp lets
-        go of the GIL while it reads, so it runs on another core); returns the wait for its
-        results, which the caller must call (also when its own work raised)."""
+        go of the GIL while it reads, so it runs on another core). The caller must wait for
+        it (call the result), also when its own work raised."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zxing-beside")
-
-        def timed() -> tuple[list, float]:
-            begin = time.thread_time()
-            results = zxing_read(gray, errors=True, invert=False)
-            return results, time.thread_time() - begin
-
-        future = self._pool.submit(timed)
-        done: list[list] = []
-
-        def wait() -> list:
-            if not done:
-                results, cpu = future.result()
-                self.last_beside_cpu += cpu
-                self._zxing_seen = (gray, results)
-                done.append(results)
-            return done[0]
-
-        return wait
+        return _Beside(self, gray, self._pool)
 
     @property
     def pending(self) -> bool:
