@@ -12,7 +12,10 @@ grid vs tracking the last one), each variant measured on its own:
   Pi 4 speed: each decode lasts its decoding thread's CPU time x ``--pi`` (4.0; the issue's
   range is 2.6-6; OpenCV's worker threads off so all its work is counted), and the
   pipeline's time budget runs on that scaled clock too (80 ms of Pi time is 20 ms of CPU
-  here), as it would on the Pi.
+  here), as it would on the Pi, and so does the resumable pipeline's ``call_s``. A decoder
+  with ``pending`` work is called again at once (as the scan loop does). With ``beside``
+  a call lasts the longer of the decoding thread's CPU time and zxing's on its side
+  thread: a free second core is assumed (the Pi 4 and Zero 2 W have four).
 
 Clips: bench_decode's approach clips (a phone brought to the camera, then held; every
 variant), and phonesim's (``bench/phonesim.py``) clips of a phone held at arm's length in

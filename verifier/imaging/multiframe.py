@@ -36,10 +36,11 @@ pipeline's: the frame's deadline, and at most ``MAX_WORK`` units on top of the p
 makes one per loop); files go through the stateless ``decode_gray``.
 
 Over a resumable pipeline (``PipelineDecoder(frame_work=...)``, the scan loop's) a call
-does zxing's pass on its frame and then one slice of one of three jobs, so it stays within
-about one slice: the deferred combining of a grid fitted in an earlier call, the image
-stack's job (a second resumable pipeline on the mean, once the frame's own job has ended
-unread) or the pipeline's own job.
+does zxing's pass on its frame (beside, on another core, with ``beside``) and one slice of
+one of three jobs, so it stays within about one slice: the pipeline's own job, then once it
+has ended unread the deferred combining of a grid it fitted, then the image stack's job (a
+second resumable pipeline on the mean). ``pending`` says there is such work left, so the
+scan loop calls again at once instead of waiting for the camera's next frame.
 A resumed job works on an earlier frame, so the modules are sampled, and the stack
 registered, on the frame its grid or region was found on (``PipelineDecoder.last_frame``),
 each frame's modules kept once. Every ``CHANGE_EVERY`` calls, and before a combined or
