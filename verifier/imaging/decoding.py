@@ -31,6 +31,7 @@ import contextlib
 import io
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -531,6 +532,21 @@ def _geometry_errors() -> tuple[type[Exception], ...]:
     return (*GEOMETRY_ERRORS, cv2.error)
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _beside_pool() -> ThreadPoolExecutor:
+    """One side thread for the process, shared by every decoder (``beside``) and by the
+    image stack's pipeline: the scan loop decodes one frame at a time, so one is enough,
+    and a camera reopened (a new loop, a new decoder) adds no thread."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zxing-beside")
+        return _POOL
+
+
 class _Beside:
     """zxing's pass on one frame on the pipeline's side thread: ``read()`` tells (without
     waiting) whether it is done and decoded a code; calling it waits for its results."""
@@ -661,7 +677,6 @@ class PipelineDecoder:
         default=None, init=False, compare=False, repr=False
     )
     _logged: set[str] = field(default_factory=set, init=False, compare=False, repr=False)
-    _pool: ThreadPoolExecutor | None = field(default=None, init=False, compare=False, repr=False)
     #: CPU seconds the last call spent on the side thread (``beside``), beside its own.
     last_beside_cpu: float = field(default=0.0, init=False, compare=False)
 
@@ -767,9 +782,7 @@ class PipelineDecoder:
         """zxing's pass on ``gray`` started on the side thread (``beside``; zxing-cpp lets
         go of the GIL while it reads, so it runs on another core). The caller must wait for
         it (call the result), also when its own work raised."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zxing-beside")
-        return _Beside(self, gray, self._pool)
+        return _Beside(self, gray, _beside_pool())
 
     @property
     def pending(self) -> bool:
