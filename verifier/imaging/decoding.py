@@ -582,7 +582,7 @@ class _Job:
     the budget over all its slices."""
 
     gray: np.ndarray
-    results: list | Callable[[], list]  # (a wait for them, while zxing reads beside)
+    results: list
     budget: Budget
     regions: Iterator[Region] | None = None
     taken: int = 0
@@ -628,11 +628,10 @@ class PipelineDecoder:
     on every machine, this bounds the time on the machine it runs on (on the Pi the units
     under-count the steps of noisy and glared frames by up to ~1.7x, bench/RESULTS.md).
 
-    ``beside`` (with ``frame_work``): zxing's pass over the new frame runs on a side
-    thread (another core: the Pi 4 and Zero 2 W have four; zxing-cpp lets go of the GIL)
-    while the call's slice goes on, the pending job's or a new one on the frame (whose
-    search waits for zxing's results only where it uses them), so a call lasts about its
-    slice, not the slice and the pass. A text zxing reads on the new frame is preferred.
+    ``beside`` (with ``frame_work``): while a job on an earlier frame goes on, zxing's
+    pass over the new frame runs on a side thread (another core: the Pi 4 and Zero 2 W have
+    four; zxing-cpp lets go of the GIL), so such a call lasts about its slice, not the slice
+    and the pass; the slice stops once zxing has read the new frame, whose text is returned.
 
     ``budget_s=None`` means no time bound at all (neither one), for reproducible tests; the
     work cap still holds. zxing's first pass over the frame is one call, bounded only by the
@@ -692,20 +691,16 @@ class PipelineDecoder:
         start = self.clock()
         slice_work = self.frame_work
         job = self._pending
-        if self.beside and slice_work is not None and self._zxing_seen_on(gray) is None:
-            # zxing reads this frame on another core while the job's slice goes on: the
-            # pending job's, or a new one on this frame whose search for regions waits for
-            # zxing's results only where it needs them (its failed outlines)
+        if self.beside and job is not None and self._zxing_seen_on(gray) is None:
+            # zxing reads this frame on another core while the pending job's slice goes on
+            # (a new job waits for zxing: most frames it reads, and running both at once
+            # costs ~20 MiB more at the peak, measured in the app, than the time it saves)
+            assert slice_work is not None
             wait = self.zxing_beside(gray)
-            resumed = job is not None
-            if job is None:
-                job = _Job(gray, wait, Budget(None, self.max_work, self.clock))
             try:  # (the slice ends early once zxing has read the new frame)
-                texts = self._slice(job, start, slice_work, resumed, stop=wait.read)
+                texts = self._slice(job, start, slice_work, True, stop=wait.read)
             finally:
                 results = wait()
-            if job.results is wait:
-                job.results = results
             new = _unique([r.text for r in results if r.valid])
             if new:  # the newest frame read: what the job read of an older one is not shown
                 self._pending = None
@@ -891,10 +886,7 @@ class PipelineDecoder:
         )
 
     def regions(
-        self,
-        gray: np.ndarray,
-        results: list | Callable[[], list],
-        budget: Budget | None = None,
+        self, gray: np.ndarray, results: list, budget: Budget | None = None
     ) -> Iterator[Region]:
         """Where to look harder: the texture probe's region; then (``finders``, searched only
         once the probe's region has failed or there is none) symbols made of three finder
@@ -922,7 +914,7 @@ class PipelineDecoder:
                 yielded += 1
         if yielded >= MAX_REGIONS or corners is not None:
             return
-        for r in results() if callable(results) else results:
+        for r in results:
             if not r.valid:
                 yield Region(_position_corners(r), "zxing")
                 return
