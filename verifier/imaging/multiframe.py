@@ -704,13 +704,13 @@ class MultiFrameDecoder:
 
 def scan_decoder(resumable: bool = True) -> MultiFrameDecoder:
     """The scan loop's decoder: frames combined (modules K=6 by their mean, an image stack
-    of 4) over the resumable pipeline. Each call: zxing's pass on the new frame on a side
-    thread (another core) while one slice of the symbol's work goes on (``FRAME_WORK``
-    units or ``CALL_S`` of time, whichever first); a job gives its frame up after
-    ``STAGE_WORK`` units, where the time budget would (kept as a backstop). Measured at Pi 4
-    speed (bench/RESULTS.md, "Scan loop decoder"): per call p95 ~54 ms on the approach
-    clips, ~67 ms on the hardest held rows, against 0.2-1.1 s; first verdicts as early as
-    the budgeted composition's on the approach clips, earlier on most hard rows.
+    of 4) over the resumable pipeline. Each call: zxing's pass on the new frame (on a side
+    thread, another core, while a job is pending) and one slice of the symbol's work
+    (``FRAME_WORK`` units or ``CALL_S`` of time, whichever first); a job gives its frame up
+    after ``STAGE_WORK`` units, where the time budget would (kept as a backstop). Measured
+    at Pi 4 speed (bench/RESULTS.md, "Scan loop decoder", "After"): per call p95 ~49 ms
+    over the approach and hard clips, ~63 ms on the hard rows, against ~0.5 s; first
+    verdicts ~0.05 s later on the approach clips, earlier where frames are combined.
     ``resumable=False``: over the pipeline with its 80 ms budget instead (a frame's work in
     one call)."""
     if not resumable:

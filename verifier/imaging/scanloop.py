@@ -161,7 +161,7 @@ class ScanLoop:
     ``on_event`` is called from the loop's decoder and watchdog threads; a Textual app wraps
     it with ``app.call_from_thread``. ``decode`` defaults to a ``MultiFrameDecoder`` of its
     own (``verifier.imaging.multiframe.scan_decoder``): zxing and one bounded slice of the
-    project pipeline's work a frame (~66 ms at Pi 4 speed at most, p95), the symbol's work
+    project pipeline's work a frame (p95 ~49-63 ms at Pi 4 speed), the symbol's work
     going on over the next frames, plus a symbol found but not read combined over frames;
     it keeps state from frame to frame, so each loop has its own and only the decoder
     thread calls it.
