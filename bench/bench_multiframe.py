@@ -80,26 +80,17 @@ def _resumable(scale: float | None, **kw: object) -> PipelineDecoder:
 
 
 def _resumables() -> dict[str, Factory]:
-    """The resumable pipeline's settings tried (``stage_work``, ``frame_work``), alone and
-    under the combining decoder; "resumable stage 200" is the scan loop's."""
+    """The resumable pipeline's settings added one by one (``stage_work``, ``call_s``,
+    ``beside``), alone and under the combining decoder; the last is the scan loop's."""
     out: dict[str, Factory] = {}
+    ms = f"{CALL_S * 1000:.0f} ms"
     for label, kw in (
         (f"stage {STAGE_WORK}", {"stage_work": STAGE_WORK}),
+        (f"stage {STAGE_WORK} call {ms}", {"stage_work": STAGE_WORK, "call_s": CALL_S}),
         (
-            f"stage {STAGE_WORK} call {CALL_S * 1000:.0f} ms",
-            {"stage_work": STAGE_WORK, "call_s": CALL_S},
-        ),
-        (
-            f"stage {STAGE_WORK} call {CALL_S * 1000:.0f} ms beside",
+            f"stage {STAGE_WORK} call {ms} beside",
             {"stage_work": STAGE_WORK, "call_s": CALL_S, "beside": True},
         ),
-        (
-            f"stage {STAGE_WORK} slice 90 call {CALL_S * 1000:.0f} ms beside",
-            {"stage_work": STAGE_WORK, "call_s": CALL_S, "beside": True, "frame_work": 90},
-        ),
-        ("stage 300", {"stage_work": 300}),
-        (f"stage {STAGE_WORK} slice 90", {"stage_work": STAGE_WORK, "frame_work": 90}),
-        ("stage 300 slice 90", {"stage_work": 300, "frame_work": 90}),
     ):
         out[f"resumable {label}"] = lambda scale, kw=kw: _resumable(scale, **kw)
         out[f"resumable {label} + mean K=6 + stack 4"] = (

@@ -167,14 +167,17 @@ def test_the_scan_loop_reads_a_replayed_clip_no_frame_of_which_reads_alone(
     assert events[-1] == EndEvent()
 
 
+class NoFrames:
+    """A camera with no frames: a ScanLoop made on it, for its default decoder."""
+
+    def read(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 def test_each_scan_loop_has_a_combining_decoder_of_its_own() -> None:
-    class NoFrames:
-        def read(self) -> None:
-            return None
-
-        def close(self) -> None:
-            pass
-
     first, second = (ScanLoop(NoFrames(), lambda e: None) for _ in range(2))
     decoders = [getattr(loop.decode, "__self__", None) for loop in (first, second)]
     assert all(isinstance(d, MultiFrameDecoder) for d in decoders)

@@ -19,6 +19,7 @@ from tests.test_multiframe import (
     MOVING,
     TEXT_A,
     TEXT_B,
+    NoFrames,
     _OneAtATime,
     glare_frames,
     noisy_frames,
@@ -67,13 +68,6 @@ def _run(decoder: MultiFrameDecoder, frames: list[np.ndarray]) -> tuple[list[lis
 
 
 def test_the_scan_loop_combines_frames_over_the_resumable_pipeline() -> None:
-    class NoFrames:
-        def read(self) -> None:
-            return None
-
-        def close(self) -> None:
-            pass
-
     decoder = getattr(ScanLoop(NoFrames(), lambda e: None).decode, "__self__", None)
     assert isinstance(decoder, MultiFrameDecoder) and decoder.stack > 0
     assert decoder.sliced and decoder.pipeline.frame_work == FRAME_WORK

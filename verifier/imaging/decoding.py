@@ -691,7 +691,7 @@ class PipelineDecoder:
         start = self.clock()
         slice_work = self.frame_work
         job = self._pending
-        if self.beside and job is not None and self._zxing_seen_on(gray) is None:
+        if self.beside and job is not None and self.zxing_seen_on(gray) is None:
             # zxing reads this frame on another core while the pending job's slice goes on
             # (a new job waits for zxing: most frames it reads, and running both at once
             # costs ~20 MiB more at the peak, measured in the app, than the time it saves)
@@ -702,23 +702,24 @@ class PipelineDecoder:
             finally:
                 results = wait()
             new = _unique([r.text for r in results if r.valid])
-            if new:  # the newest frame read: what the job read of an older one is not shown
-                self._pending = None
-                self.last_stage = "zxing"
-                return new
-            return texts
+            # the newest frame read: what the job read of an older one is not shown
+            return self._read_by_zxing(new) if new else texts
         results, fresh = self.zxing(gray)
         texts = _unique([r.text for r in results if r.valid])
         if texts:
-            self._pending = None
-            self.last_stage = "zxing"
-            return texts
+            return self._read_by_zxing(texts)
         if not fresh and slice_work is not None:
             slice_work += units(gray.size, ZXING_PX)  # the pass's time, given to the job
         if job is None:
             return self._slice(_Job(gray, results, Budget(None, self.max_work, self.clock)),
                                start, slice_work, False)
         return self._slice(job, start, slice_work, True)
+
+    def _read_by_zxing(self, texts: list[str]) -> list[str]:
+        """zxing read the call's frame: the pending job, on an older one, is dropped."""
+        self._pending = None
+        self.last_stage = "zxing"
+        return texts
 
     def _slice(
         self,
@@ -757,7 +758,7 @@ class PipelineDecoder:
         scan loop going on with a pending job before the next frame comes, the image stack's
         mean) reuses the last results rather than run the pass again (with ``frame_work``;
         zxing is deterministic)."""
-        seen = self._zxing_seen_on(gray)
+        seen = self.zxing_seen_on(gray)
         if seen is not None:
             return seen, False
         # try_invert off: it doubles zxing's cost on busy empty frames, and dark-mode
@@ -767,7 +768,8 @@ class PipelineDecoder:
             self._zxing_seen = (gray, results)
         return results, True
 
-    def _zxing_seen_on(self, gray: np.ndarray) -> list | None:
+    def zxing_seen_on(self, gray: np.ndarray) -> list | None:
+        """zxing's results from the last pass if it was on this very image, else None."""
         seen = self._zxing_seen
         if self.frame_work is None or seen is None or seen[0] is not gray:
             return None

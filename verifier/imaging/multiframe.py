@@ -406,7 +406,7 @@ class MultiFrameDecoder:
         combine_turn = s.unobserved is not None and self.pipeline.pending_frame is None
         stacked = self._stack_input(budget) if not combine_turn else None
         if combine_turn or stacked is not None:
-            if self.pipeline.beside and self.pipeline._zxing_seen_on(gray) is None:
+            if self.pipeline.beside and self.pipeline.zxing_seen_on(gray) is None:
                 wait = self.pipeline.zxing_beside(gray)  # beside this call's turn
                 try:
                     texts = self._turn(gray, budget, stacked)
