@@ -72,6 +72,20 @@ def world() -> World:
 
 
 @pytest.fixture(scope="session")
+def phonesim() -> Any:
+    """The benchmark's phone-screen frame generator (bench/phonesim.py) as a module."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("phonesim", REPO / "bench" / "phonesim.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("phonesim", module)  # dataclasses look their module up
+    spec.loader.exec_module(sys.modules["phonesim"])
+    return sys.modules["phonesim"]
+
+
+@pytest.fixture(scope="session")
 def vectors() -> dict[str, Any]:
     if not (VECTORS / "cases.json").is_file():
         pytest.skip(f"shared test vectors not found at {VECTORS}")

@@ -19,13 +19,19 @@ from verifier.imaging.scanloop import CodeEvent, EndEvent, ScanEvent, ScanLoop
 
 TEXT_A = "ML1:" + "QWERTYUIOPASDFGHJKLZXCVBNM0123456789" * 6
 TEXT_B = "ML1:" + "MNBVCXZLKJHGFDSAPOIUYTREWQ9876543210" * 6
-#: Where a reflection sits in each frame, as fractions of the symbol (away from the finders).
-MOVING = [(0.3, 0.55), (0.7, 0.45), (0.5, 0.8), (0.45, 0.3)]
+_SPOTS = [(0.3, 0.55), (0.7, 0.45), (0.5, 0.8), (0.45, 0.3)]
+#: Where the reflections sit in each frame, as fractions of the symbol (away from the
+#: finders): two in each, so that more is lost than erasing it lets one frame read through
+#: (``verifier.imaging.erasures``); the first two frames together see every module.
+MOVING = [(_SPOTS[0], _SPOTS[2]), (_SPOTS[1], _SPOTS[3]), (_SPOTS[0], _SPOTS[3]),
+          (_SPOTS[1], _SPOTS[2])]
 
 
-def glare_frames(text: str, spots: list[tuple[float, float]], seed: int = 0) -> list[np.ndarray]:
-    """A version-8 symbol at 4 px a module with a saturating reflection at each of ``spots``
-    (one frame each) covering about a tenth of it, and a little sensor noise."""
+def glare_frames(
+    text: str, spots: list[tuple[tuple[float, float], ...]], seed: int = 0
+) -> list[np.ndarray]:
+    """A version-8 symbol at 4 px a module with saturating reflections at each entry of
+    ``spots`` (one frame each), each covering about a tenth of it, and a little noise."""
     qr = segno.make(text, error="m", boost_error=False, micro=False)
     assert qr.version == 8
     modules = np.pad(np.array(qr.matrix, np.uint8), 4)
@@ -35,10 +41,12 @@ def glare_frames(text: str, spots: list[tuple[float, float]], seed: int = 0) -> 
     yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     rng = np.random.default_rng(seed)
     frames = []
-    for cx, cy in spots:
-        x, y = 40 + 4 * ppm + np.array([cx, cy]) * side * ppm
-        radius = 0.17 * side * ppm
-        glare = 400 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * radius * radius))
+    radius = 0.17 * side * ppm
+    for frame_spots in spots:
+        glare = np.zeros(image.shape)
+        for cx, cy in frame_spots:
+            x, y = 40 + 4 * ppm + np.array([cx, cy]) * side * ppm
+            glare += 400 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * radius * radius))
         noisy = image + glare + rng.normal(0, 6, image.shape)
         frames.append(np.clip(noisy, 0, 255).astype(np.uint8))
     return frames
@@ -123,7 +131,7 @@ def test_another_code_shown_starts_afresh() -> None:
 def test_a_frame_that_reads_alone_is_returned_at_once_and_clears_the_state() -> None:
     decoder = _decoder()
     decoder.decode(glare_frames(TEXT_A, MOVING[:1])[0])
-    clean = glare_frames(TEXT_B, [(5.0, 5.0)])[0]  # the reflection far off the symbol
+    clean = glare_frames(TEXT_B, [((5.0, 5.0),)])[0]  # the reflection far off the symbol
     assert decoder.decode(clean) == [TEXT_B]
     assert decoder.last_stage == "zxing" and len(decoder.seen) == 0
 

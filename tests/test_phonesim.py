@@ -3,26 +3,12 @@ and its conditions mean what they say (the easy row is readable, a steep tilt st
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from verifier.imaging.decoding import ZxingDecoder
-
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "phonesim.py"
-
-
-@pytest.fixture(scope="module")
-def phonesim():
-    spec = importlib.util.spec_from_file_location("phonesim", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("phonesim", module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return sys.modules["phonesim"]
 
 
 @pytest.fixture(scope="module")

@@ -856,6 +856,17 @@ PROMISING = 0.75
 #: this leaves a margin), so frames of a far-away phone cost only the finder search.
 MIN_PITCH = 1.9
 
+#: A version whose near agreement is below this says the view's polarity is backwards:
+#: chance is 0.5, and every version's grid shares the finders, so a wrong version of the
+#: right polarity scores 0.8-0.9; the right version of a wrongly inverted view scored
+#: 0.00-0.29 on saturating glare (a wrong one up to 0.52).
+BACKWARDS = 0.35
+
+#: A raw grey level at or above which a 7x7 pixel mean counts as saturated, and the share
+#: of the view that must be for the view to count as glared.
+SATURATED = 250
+GLARED = 0.02
+
 
 def _prepared_view(
     gray: np.ndarray, corners: np.ndarray, budget: Budget | None
@@ -893,14 +904,38 @@ class Symbol:
         self.inverted = False
         key = ("view", _fingerprint(gray), np.asarray(corners, np.float64).tobytes())
         prepared = remember(budget, key, lambda: _prepared_view(gray, corners, budget))
+        self._known = known  # finder centres (frame px) and modules across
+        self._glare: bool | None = None
         if prepared is not None:
             self.view, self.to_view, self.inverted = prepared
-            if known is not None:  # finder centres (frame px) and modules across
-                self.finders = placed_finders(self.view, self.to_view, *known, budget)
-            if self.finders is None:
-                self.finders = find_finders(self.view, budget)
+            self.finders = self._find()
+            if self.finders is None and self._glared():
+                self._flip()
+                self.finders = self._find()
+                if self.finders is None:
+                    self._flip()
         self._ranked: list[tuple[int, np.ndarray]] | None = None
         self._grids: dict[int, Located | None] = {}
+
+    def _find(self) -> Finders | None:
+        finders = None
+        if self._known is not None:
+            finders = placed_finders(self.view, self.to_view, *self._known, self.budget)
+        return finders if finders is not None else find_finders(self.view, self.budget)
+
+    def _flip(self) -> None:
+        self.view, self.inverted = 255 - self.view, not self.inverted
+
+    def _glared(self) -> bool:
+        """Part of the view is saturated throughout (7x7 px means, so not sensor noise
+        clipping): glare, which can fool the polarity's choice."""
+        import cv2
+
+        if self._glare is None:
+            raw = 255 - self.view if self.inverted else self.view
+            spend(self.budget, units(raw.size, WARP_PX))
+            self._glare = np.count_nonzero(cv2.blur(raw, (7, 7)) >= SATURATED) > GLARED * raw.size
+        return self._glare
 
     @property
     def readable(self) -> bool:
@@ -932,15 +967,35 @@ class Symbol:
     def _rank(self) -> list[tuple[int, np.ndarray]]:
         """Every plausible version's four-point grid, best first (a degenerate one last)."""
         if self._ranked is None:
-            assert self.finders is not None
-            scored = []
-            for version in candidate_versions(self.finders):
-                matrix = initial_grid(self.view, self.finders, version, self.budget)
-                near = self._located(matrix, version, near=True)
-                scored.append((near.agreement if near else -1.0, version, matrix))
-            scored.sort(key=lambda s: -s[0])
+            scored = self._scored()
+            lowest = min(a if a >= 0 else 1.0 for a, _v, _m in scored)
+            if lowest < BACKWARDS or (scored[0][0] < PROMISING and self._glared()):
+                # Fewer fixed modules right than chance, or none well under glare: the
+                # polarity may be backwards (glare lit the middle of the view above its
+                # quiet zone). The finders are searched again on the flipped view: found
+                # on the wrong polarity they sit off their true centres.
+                found = self.finders
+                self._flip()
+                self.finders = self._find()
+                flipped = self._scored() if self.finders is not None else None
+                if flipped is not None and flipped[0][0] > scored[0][0]:
+                    scored = flipped
+                else:
+                    self._flip()
+                    self.finders = found
             self._ranked = [(version, matrix) for _a, version, matrix in scored]
         return self._ranked
+
+    def _scored(self) -> list[tuple[float, int, np.ndarray]]:
+        """(near agreement, version, four-point grid) of every plausible version, best first."""
+        assert self.finders is not None
+        scored = []
+        for version in candidate_versions(self.finders):
+            matrix = initial_grid(self.view, self.finders, version, self.budget)
+            near = self._located(matrix, version, near=True)
+            scored.append((near.agreement if near else -1.0, version, matrix))
+        scored.sort(key=lambda s: -s[0])
+        return scored
 
     def _located(
         self, matrix: np.ndarray | None, version: int, near: bool = False
@@ -951,7 +1006,8 @@ class Symbol:
         if to_module is None:
             return None
         frame_to_module = to_module @ self.to_view
-        key = ("located", _fingerprint(self.gray), version, near, frame_to_module.tobytes())
+        key = ("located", _fingerprint(self.gray), version, near, self.inverted,
+               frame_to_module.tobytes())
         return remember(self.budget, key, lambda: self._score(frame_to_module, version, near))
 
     def _score(self, frame_to_module: np.ndarray, version: int, near: bool) -> Located:
@@ -1029,21 +1085,34 @@ def _read_once(
     key: tuple,
     budget: Budget | None,
 ) -> tuple[list[str], np.ndarray]:
-    """Texts read through one grid, and the modules as decided; each of the three steps
-    remembered under ``key`` on its own (a slice can end between them)."""
+    """Texts read through one grid, and the modules as decided; each step remembered under
+    ``key`` on its own (a slice can end between them). Where zxing cannot read the symbol
+    and part of it is saturated, its codewords are corrected with those modules erased
+    (``verifier.imaging.erasures``) and the corrected symbol read instead."""
+    from verifier.imaging import erasures
+
     n = symbol_size(where.version)
     fixed = fixed_modules(where.version)
 
     def sample() -> np.ndarray:
         spend(budget, units((4 * n) ** 2, WARP_PX))
-        values = sample_modules(gray, frame_to_module, n)
-        return 255 - values if where.inverted else values
+        return sample_modules(gray, frame_to_module, n)
 
     def decide() -> np.ndarray:
         values = remember(budget, ("sample", *key), sample)
-        dark = equalise(values, fixed, budget=budget) > 0
+        dark = equalise(255 - values if where.inverted else values, fixed, budget=budget) > 0
         dark[fixed.known] = fixed.dark[fixed.known]
         return dark
 
     dark = remember(budget, ("decide", *key), decide)
-    return remember(budget, ("rendered", *key), lambda: read_rendered(dark, budget)), dark
+    texts = remember(budget, ("rendered", *key), lambda: read_rendered(dark, budget))
+    if texts:
+        return texts, dark
+    values = remember(budget, ("sample", *key), sample)
+    lost = erasures.saturated(values, where.version)
+    if lost is None:
+        return [], dark
+    fixed_dark = erasures.repaired(dark, lost, where.version, budget, ("erasures", *key))
+    if fixed_dark is None:
+        return [], dark
+    return remember(budget, ("erased", *key), lambda: read_rendered(fixed_dark, budget)), dark

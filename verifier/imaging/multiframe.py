@@ -59,6 +59,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from verifier.imaging import erasures
 from verifier.imaging.budget import Budget, OutOfBudget, spend, units
 from verifier.imaging.decoding import (
     CALL_S,
@@ -91,9 +92,10 @@ MIN_AGREEMENT = 0.72
 #: one gathered: two different codes agree on ~0.5 of them, one code's frames on 0.8+.
 MIN_CONSISTENCY = 0.62
 #: Units of work (``verifier.imaging.budget``) the combining may add to a frame: a
-#: tracked grid's polish (at most 1 + 16 x TRACK_ROUNDS), sampling, equalising, two reads.
-MAX_WORK = 1 + 16 * 12 + 20
+#: tracked grid's polish (at most 1 + 16 x TRACK_ROUNDS), sampling, equalising, two reads,
+#: and the erasure decoding of a version-27 code's 1631 codewords (the larger ML1 size).
 TRACK_ROUNDS = 12
+MAX_WORK = 1 + 16 * TRACK_ROUNDS + 20 + 1631 // erasures.RS_BYTES
 #: Phase-correlation peak below which an older frame is not the same view (not stacked).
 #: Measured on the bench's clips: the next frame of the same code 0.41-1.1, a frame of
 #: another code in the same place 0.0-0.16; frames of a fast approach fall below it too.
@@ -115,12 +117,14 @@ WARP_PX = 16000
 @dataclass(frozen=True)
 class Seen:
     """One frame's view of the symbol: its grid, the equaliser's darkness score per module
-    (> 0 dark), the sampled grey levels over their local mean and spread, and a weight."""
+    (> 0 dark), the sampled grey levels over their local mean and spread, a weight, and the
+    modules saturated glare washed out in it (``erasures.saturated``), which it has no say on."""
 
     located: Located
     score: np.ndarray
     level: np.ndarray
     weight: float
+    lost: np.ndarray
 
 
 def local_levels(values: np.ndarray) -> np.ndarray:
@@ -138,6 +142,7 @@ def observe(gray: np.ndarray, where: Located, budget: Budget | None = None) -> S
     n = symbol_size(where.version)
     spend(budget)
     values = sample_modules(gray, where.frame_to_module, n)
+    lost = erasures.saturated(values, where.version)  # on the raw levels: either polarity
     if where.inverted:
         values = 255 - values
     fixed = fixed_modules(where.version)
@@ -146,19 +151,24 @@ def observe(gray: np.ndarray, where: Located, budget: Budget | None = None) -> S
     # the frame's noise; frames are weighted by its inverse (as for averaging measurements)
     miss = score[fixed.known] - np.where(fixed.dark[fixed.known], 1.0, -1.0)
     weight = 1.0 / max(float(np.mean(miss * miss)), 0.02)
-    return Seen(where, score, local_levels(values), weight)
+    if lost is None:
+        lost = np.zeros((n, n), bool)
+    return Seen(where, score, local_levels(values), weight, lost)
 
 
 def combine(seen: list[Seen], how: str = "vote", budget: Budget | None = None) -> np.ndarray:
-    """Dark modules decided from several frames of one symbol (fixed modules forced)."""
+    """Dark modules decided from several frames of one symbol (fixed modules forced); a
+    frame has no say on the modules it lost to glare."""
     version = seen[0].located.version
     fixed = fixed_modules(version)
-    weights = np.array([s.weight for s in seen])[:, None, None]
+    weights = np.stack([s.weight * ~s.lost for s in seen])
     if how == "vote":
         votes = np.stack([np.clip(s.score, -1.0, 1.0) for s in seen])
         dark = (votes * weights).sum(axis=0) > 0
     elif how == "mean":
-        levels = (np.stack([s.level for s in seen]) * weights).sum(axis=0) / weights.sum()
+        total = weights.sum(axis=0)
+        levels = (np.stack([s.level for s in seen]) * weights).sum(axis=0)
+        levels = np.divide(levels, total, out=np.zeros_like(levels), where=total > 0)
         dark = equalise(levels.astype(np.float32) * 64, fixed, budget=budget) > 0
     else:
         raise ValueError(f"unknown combination {how!r} (vote or mean)")
@@ -166,9 +176,21 @@ def combine(seen: list[Seen], how: str = "vote", budget: Budget | None = None) -
     return dark
 
 
-def consistency(a: np.ndarray, b: np.ndarray, version: int) -> float:
-    """Share of the data modules (not fixed by the version) two decisions agree on."""
+def lost_in_all(seen: list[Seen]) -> np.ndarray:
+    """The modules no frame saw: lost to glare in every one."""
+    return np.logical_and.reduce([s.lost for s in seen])
+
+
+def consistency(
+    a: np.ndarray, b: np.ndarray, version: int, unseen: np.ndarray | None = None
+) -> float:
+    """Share of the data modules (not fixed by the version, nor ``unseen`` by one of the
+    two) two decisions agree on; 1.0 where there are none to compare."""
     free = ~fixed_modules(version).known
+    if unseen is not None:
+        free &= ~unseen
+    if not free.any():
+        return 1.0
     return float(np.mean(a[free] == b[free]))
 
 
@@ -369,6 +391,8 @@ class MultiFrameDecoder:
                 return []
             dark = combine(list(self.seen), self.how, budget)
             texts = _unique(read_rendered(dark, budget))
+            if not texts:
+                texts = self._read_erased(dark, budget)
         except OutOfBudget:
             return []
         except _geometry_errors():
@@ -386,7 +410,17 @@ class MultiFrameDecoder:
         if version != last.located.version or seen.located.inverted != last.located.inverted:
             return False
         gathered = combine(list(self.seen), "vote")
-        return consistency(seen.score > 0, gathered, version) >= MIN_CONSISTENCY
+        unseen = seen.lost | lost_in_all(list(self.seen))
+        return consistency(seen.score > 0, gathered, version, unseen) >= MIN_CONSISTENCY
+
+    def _read_erased(self, dark: np.ndarray, budget: Budget) -> list[str]:
+        """The combination read with the modules no frame saw erased (RS-checked by zxing)."""
+        unseen = lost_in_all(list(self.seen))
+        if np.count_nonzero(unseen) < erasures.MIN_LOST:
+            return []
+        version = self.seen[0].located.version
+        fixed = erasures.repaired(dark, unseen, version, budget)
+        return [] if fixed is None else _unique(read_rendered(fixed, budget))
 
     # ------------------------------------------------------------------ sliced
 
