@@ -41,6 +41,7 @@ from typing import Protocol
 
 import numpy as np
 
+import verifier.imaging.erasures  # noqa: F401 - reedsolo loaded at start, not on the first glare
 from verifier.core.errors import ConfigError
 from verifier.imaging.budget import Budget, OutOfBudget, remember, spend, units
 from verifier.imaging.decoding_grid import Located, Symbol, qr_results, read_located

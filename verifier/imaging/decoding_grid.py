@@ -17,7 +17,14 @@ grid is fitted on the grey image instead, and each module is decided from grey l
    on its own decisions, which undoes this frame's contrast, glare and blur smear;
 7. a clean symbol rendered from the decisions for zxing's pure-symbol reader, which does
    the format checks and the Reed-Solomon correction: a wrong module costs a correctable
-   codeword error, never a wrong text.
+   codeword error, never a wrong text;
+8. where that fails and glare saturated part of the symbol, its codewords corrected with
+   the washed-out ones erased (``verifier.imaging.erasures``) and the result read again.
+
+The view's polarity (dark mode is inverted) comes from its quiet zone being lighter than
+its middle; glare lighting the middle fools that, so where the versions' grids agree with
+the fixed modules less than chance (or none well on a glared view) the view is flipped and
+its finders searched again.
 
 If that read fails, ``refine_dense`` refits the grid to the symbol as read, tile by tile.
 """

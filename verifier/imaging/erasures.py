@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import reedsolo  # at import: a kit without it fails at start, not on the first glare
 
 from verifier.imaging.budget import Budget, remember, spend, units
 from verifier.imaging.decoding_grid import fixed_modules, symbol_size
@@ -158,8 +159,6 @@ def _interleaved(layout: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def _codec(nsym: int) -> object:
     """QR's Reed-Solomon code (GF(256) over 0x11D, generator 2, roots from 2^0) with
     ``nsym`` check symbols: reedsolo's defaults."""
-    import reedsolo
-
     return reedsolo.RSCodec(nsym)
 
 
@@ -232,8 +231,6 @@ def repaired(
 def _corrected(received: bytes, erased: tuple[int, ...], nsym: int) -> bytes | None:
     """One block decoded with ``erased`` positions, or None where that needs more than
     ``nsym - SLACK`` check symbols (2 a corrected error, 1 an erasure) or fails."""
-    import reedsolo
-
     try:
         _msg, fixed, _where = _codec(nsym).decode(bytearray(received), erase_pos=list(erased))
     except reedsolo.ReedSolomonError:
