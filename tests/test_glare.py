@@ -127,3 +127,27 @@ def test_glare_lighting_the_middle_does_not_invert_the_code(phonesim, monkeypatc
     assert zxing_texts(gray) == []
     monkeypatch.setattr(erasures, "saturated", lambda values, version: None)
     assert decode_gray(gray) == [text]
+
+
+def test_the_erasure_decoding_goes_on_over_slices_without_paying_twice() -> None:
+    """In the scan loop a slice of work can end between blocks: the next slice goes on
+    from the block it stopped at, and the symbol comes out as in one go."""
+    from verifier.imaging.budget import Budget, OutOfBudget
+
+    dark, version = code()
+    seen, disc = glare(dark, 0.24 * dark.shape[0])
+    lost = disc & ~erasures.function_modules(version)
+    whole = erasures.repaired(seen, lost, version)
+    budget, slices, out = Budget(), 0, None
+    while out is None and slices < 50:
+        budget.resume(None, 8)  # a block of this code is 6-7 units
+        slices += 1
+        try:
+            out = erasures.repaired(seen, lost, version, budget, ("k",))
+        except OutOfBudget:
+            continue
+    assert whole is not None and out is not None and np.array_equal(out, whole)
+    blocks = len(erasures.blocks(version, "M"))
+    assert slices >= blocks // 2 and budget.work <= sum(
+        -(-t // erasures.RS_BYTES) for t, _d in erasures.blocks(version, "M")
+    )

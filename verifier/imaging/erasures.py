@@ -184,12 +184,14 @@ def repaired(
     lost: np.ndarray,
     version: int,
     budget: Budget | None = None,
-    key: tuple = (),
+    key: tuple | None = None,
 ) -> np.ndarray | None:
     """``dark`` with its data codewords corrected, the codewords touching a ``lost`` module
     erased; None where the format cannot be read or a block cannot be corrected with
     ``SLACK`` check symbols to spare. Each block is a step remembered under ``key`` (a
-    slice can end between blocks)."""
+    slice can end between blocks; None: a key made from ``dark`` and ``lost``)."""
+    if key is None:
+        key = ("erasures", hash(np.packbits(dark).tobytes() + np.packbits(lost).tobytes()))
     n = symbol_size(version)
     found = read_format(dark, lost)
     if found is None:
@@ -213,8 +215,11 @@ def repaired(
         return None  # more erased than a block can take: no block's work is worth doing
     corrected = []
     for b, (total, data) in enumerate(layout):
-        block = functools.partial(_corrected, bytes(received[b]), tuple(erased[b]), total - data)
-        spend(budget, units(total, RS_BYTES))
+
+        def block(b: int = b, total: int = total, data: int = data) -> bytes | None:
+            spend(budget, units(total, RS_BYTES))  # paid once: a replay finds it remembered
+            return _corrected(bytes(received[b]), tuple(erased[b]), total - data)
+
         fixed = remember(budget, (*key, b, found), block)
         if fixed is None:
             return None
