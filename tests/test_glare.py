@@ -148,6 +148,4 @@ def test_the_erasure_decoding_goes_on_over_slices_without_paying_twice() -> None
             continue
     assert whole is not None and out is not None and np.array_equal(out, whole)
     blocks = len(erasures.blocks(version, "M"))
-    assert slices >= blocks // 2 and budget.work <= sum(
-        -(-t // erasures.RS_BYTES) for t, _d in erasures.blocks(version, "M")
-    )
+    assert slices >= blocks // 2 and budget.work <= erasures.work(version)

@@ -869,9 +869,11 @@ MIN_PITCH = 1.9
 #: 0.00-0.29 on saturating glare (a wrong one up to 0.52).
 BACKWARDS = 0.35
 
-#: A raw grey level at or above which a 7x7 pixel mean counts as saturated, and the share
-#: of the view that must be for the view to count as glared.
-SATURATED = 250
+#: A raw grey level at or above which a 7x7 pixel mean counts as saturated (the sensor's
+#: clip, not the relative rule of ``erasures.saturated``: a light quiet zone is often the
+#: brightest part of an ordinary view), and the share of the view that must be for the
+#: view to count as glared.
+SATURATED_GREY = 250
 GLARED = 0.02
 
 
@@ -941,7 +943,8 @@ class Symbol:
         if self._glare is None:
             raw = 255 - self.view if self.inverted else self.view
             spend(self.budget, units(raw.size, WARP_PX))
-            self._glare = np.count_nonzero(cv2.blur(raw, (7, 7)) >= SATURATED) > GLARED * raw.size
+            clipped = np.count_nonzero(cv2.blur(raw, (7, 7)) >= SATURATED_GREY)
+            self._glare = clipped > GLARED * raw.size
         return self._glare
 
     @property
@@ -1105,21 +1108,19 @@ def _read_once(
         spend(budget, units((4 * n) ** 2, WARP_PX))
         return sample_modules(gray, frame_to_module, n)
 
+    values = remember(budget, ("sample", *key), sample)
+
     def decide() -> np.ndarray:
-        values = remember(budget, ("sample", *key), sample)
         dark = equalise(255 - values if where.inverted else values, fixed, budget=budget) > 0
         dark[fixed.known] = fixed.dark[fixed.known]
         return dark
 
     dark = remember(budget, ("decide", *key), decide)
     texts = remember(budget, ("rendered", *key), lambda: read_rendered(dark, budget))
-    if texts:
-        return texts, dark
-    values = remember(budget, ("sample", *key), sample)
-    lost = erasures.saturated(values, where.version)
+    lost = None if texts else erasures.saturated(values, where.version)
     if lost is None:
-        return [], dark
-    fixed_dark = erasures.repaired(dark, lost, where.version, budget, ("erasures", *key))
-    if fixed_dark is None:
-        return [], dark
-    return remember(budget, ("erased", *key), lambda: read_rendered(fixed_dark, budget)), dark
+        return texts, dark
+    erased = functools.partial(
+        erasures.read_erased, dark, lost, where.version, budget, ("erasures", *key)
+    )
+    return remember(budget, ("erased", *key), erased), dark

@@ -26,14 +26,15 @@ import numpy as np
 import reedsolo  # at import: a kit without it fails at start, not on the first glare
 
 from verifier.imaging.budget import Budget, remember, spend, units
-from verifier.imaging.decoding_grid import fixed_modules, symbol_size
+from verifier.imaging.decoding_grid import fixed_modules, read_rendered, symbol_size
 
 #: Check symbols a block must keep unused after its corrections (see the module docstring).
 SLACK = 4
 
 #: Grey levels below the brightest module a module's whole 5x5 neighbourhood may be and
-#: still count as saturated (sensor noise and the block means at the glare's edge).
-SATURATED = 6
+#: still count as washed out (sensor noise and the block means at the glare's edge). Below
+#: the brightest, not below 255: a video-range frame clips at 235.
+WASHED_OUT = 6
 
 #: Fewest lost data modules worth the Reed-Solomon work (a glare spot this small is
 #: within what zxing's own correction covers).
@@ -163,7 +164,7 @@ def _codec(nsym: int) -> object:
 
 
 def saturated(values: np.ndarray, version: int) -> np.ndarray | None:
-    """The data modules in a 5x5 square within ``SATURATED`` grey levels of the brightest
+    """The data modules in a 5x5 square within ``WASHED_OUT`` grey levels of the brightest
     module (dark and light alike washed out: their colour is lost), from
     the raw module means of a frame (either polarity); None where there are fewer than
     ``MIN_LOST`` of them or the brightest module is below 200 (nothing saturated)."""
@@ -173,10 +174,27 @@ def saturated(values: np.ndarray, version: int) -> np.ndarray | None:
     if top < 200:
         return None
     square = np.ones((5, 5), np.uint8)  # 5x5 all light in an ordinary code: 1 in 2^25
-    washed = cv2.erode(values, square, borderType=cv2.BORDER_REPLICATE) >= top - SATURATED
+    washed = cv2.erode(values, square, borderType=cv2.BORDER_REPLICATE) >= top - WASHED_OUT
     # grown back by the same square (an opening): the rim of the glare is lost too
     lost = cv2.dilate(washed.view(np.uint8), square).astype(bool) & ~function_modules(version)
     return lost if np.count_nonzero(lost) >= MIN_LOST else None
+
+
+def work(version: int, level: str = "M") -> int:
+    """Units the Reed-Solomon decoding of a whole symbol spends (``repaired``'s blocks)."""
+    return sum(units(total, RS_BYTES) for total, _data in blocks(version, level))
+
+
+def read_erased(
+    dark: np.ndarray,
+    lost: np.ndarray,
+    version: int,
+    budget: Budget | None = None,
+    key: tuple | None = None,
+) -> list[str]:
+    """The texts zxing reads from ``repaired(...)``, none where it gives no symbol."""
+    fixed = repaired(dark, lost, version, budget, key)
+    return [] if fixed is None else read_rendered(fixed, budget)
 
 
 def repaired(

@@ -93,9 +93,9 @@ MIN_AGREEMENT = 0.72
 MIN_CONSISTENCY = 0.62
 #: Units of work (``verifier.imaging.budget``) the combining may add to a frame: a
 #: tracked grid's polish (at most 1 + 16 x TRACK_ROUNDS), sampling, equalising, two reads,
-#: and the erasure decoding of a version-27 code's 1631 codewords (the larger ML1 size).
+#: and the erasure decoding of a version-27 code (the larger ML1 size).
 TRACK_ROUNDS = 12
-MAX_WORK = 1 + 16 * TRACK_ROUNDS + 20 + 1631 // erasures.RS_BYTES
+MAX_WORK = 1 + 16 * TRACK_ROUNDS + 20 + erasures.work(27)
 #: Phase-correlation peak below which an older frame is not the same view (not stacked).
 #: Measured on the bench's clips: the next frame of the same code 0.41-1.1, a frame of
 #: another code in the same place 0.0-0.16; frames of a fast approach fall below it too.
@@ -419,8 +419,7 @@ class MultiFrameDecoder:
         if np.count_nonzero(unseen) < erasures.MIN_LOST:
             return []
         version = self.seen[0].located.version
-        fixed = erasures.repaired(dark, unseen, version, budget)
-        return [] if fixed is None else _unique(read_rendered(fixed, budget))
+        return _unique(erasures.read_erased(dark, unseen, version, budget))
 
     # ------------------------------------------------------------------ sliced
 
