@@ -58,6 +58,15 @@ def format_word(level_bits: int, mask: int) -> int:
     return (data << 10 | rem) ^ 0x5412
 
 
+@functools.lru_cache(maxsize=32)
+def _format_bits(level_bits: int, mask: int) -> np.ndarray:
+    """``format_word``'s 15 bits, most significant first (the order of ``_format_positions``)."""
+    word = format_word(level_bits, mask)
+    bits = np.array([word >> (14 - i) & 1 for i in range(15)], bool)
+    bits.setflags(write=False)
+    return bits
+
+
 @functools.lru_cache(maxsize=48)
 def _format_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
     """(row, col) of the format bits, most significant first, for both copies."""
@@ -75,8 +84,7 @@ def read_format(dark: np.ndarray, lost: np.ndarray) -> tuple[int, int] | None:
     copies = _format_positions(n)
     for level_bits in _LEVELS:
         for mask in range(8):
-            word = format_word(level_bits, mask)
-            bits = np.array([word >> (14 - i) & 1 for i in range(15)], bool)
+            bits = _format_bits(level_bits, mask)
             for pos in copies:
                 seen = ~lost[pos[:, 0], pos[:, 1]]
                 if np.count_nonzero(seen) < 10:
@@ -245,9 +253,8 @@ def repaired(
     out = np.array(dark, bool)
     stream = np.array([corrected[b][i] for b, i in order], np.uint8)
     out[rows, cols] = np.unpackbits(stream).astype(bool) ^ flip[rows, cols]
-    word = format_word(level_bits, mask)
     for pos in _format_positions(n):
-        out[pos[:, 0], pos[:, 1]] = [bool(word >> (14 - i) & 1) for i in range(15)]
+        out[pos[:, 0], pos[:, 1]] = _format_bits(level_bits, mask)
     return out
 
 
